@@ -1,0 +1,115 @@
+"""The LLM planner: llama.cpp on the CPU, decoding under the plan grammar, streaming.
+
+One model load per process; consecutive requests share the prompt's static prefix in
+the KV cache (llama-cpp-python reuses the longest common token prefix)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.planner.base import PlanRequest
+from services.planner.grammar import plan_grammar
+from services.planner.prompt import TEMPLATES, build_prompt
+from shared import models
+
+STOP = ["<|im_end|>", "<|endoftext|>", "<END_OF_PLAN>", "###"]
+
+
+@dataclass
+class PlannerSettings:
+    model: str = "qwen-0.5b"  # a packaged model name or a GGUF path
+    template: str = "chatml"  # chatml (Qwen, SmolLM2) or alpaca (TinyAgent's GGUFs)
+    grammar: bool = True
+    prefix_reuse: bool = True
+    n_ctx: int = 4096
+    n_threads: int = field(default_factory=lambda: os.cpu_count() or 2)
+    max_tokens: int = 400
+    max_calls: int = 10
+    lora_path: str | None = None
+
+    @classmethod
+    def from_args(cls, args: Any) -> PlannerSettings:
+        s = cls()
+        if getattr(args, "model", None):
+            s.model = args.model
+        if getattr(args, "template", None):
+            s.template = args.template
+        if getattr(args, "no_grammar", False):
+            s.grammar = False
+        return s
+
+
+@dataclass
+class PlanStats:
+    prompt_tokens: int = 0
+    prompt_tokens_evaluated: int = 0  # after prefix reuse
+    generated_tokens: int = 0
+    seconds_to_first_token: float = 0.0
+    seconds_total: float = 0.0
+
+
+class LlmPlanner:
+    name = "llm"
+
+    def __init__(self, settings: PlannerSettings | None = None) -> None:
+        from llama_cpp import Llama, LlamaGrammar
+
+        self.settings = s = settings or PlannerSettings()
+        if s.template not in TEMPLATES:
+            raise ValueError(f"unknown prompt template {s.template!r}; choose one of {TEMPLATES}")
+        self.model_path = models.resolve(s.model)
+        self._llm = Llama(model_path=str(self.model_path), n_ctx=s.n_ctx, n_threads=s.n_threads,
+                          n_batch=512, lora_path=s.lora_path, verbose=False, seed=0)
+        self._grammar_cls = LlamaGrammar
+        self._grammars: dict[tuple[str, ...], Any] = {}
+        self.last = PlanStats()
+
+    def grammar_for(self, tools: tuple[str, ...]) -> Any:
+        if tools not in self._grammars:
+            self._grammars[tools] = self._grammar_cls.from_string(
+                plan_grammar(tools, self.settings.max_calls), verbose=False)
+        return self._grammars[tools]
+
+    def prompt_text(self, request: PlanRequest) -> str:
+        return build_prompt(request.query, request.now, request.tools,
+                            request.examples or None).render(self.settings.template)  # type: ignore[arg-type]
+
+    def stream(self, request: PlanRequest) -> Iterator[str]:
+        s = self.settings
+        text = self.prompt_text(request)
+        tokens = self._llm.tokenize(text.encode(), add_bos=False, special=True)
+        if not s.prefix_reuse:
+            self._llm.reset()
+        cached = list(self._llm._input_ids[: self._llm.n_tokens]) if s.prefix_reuse else []
+        common = 0
+        for a, b in zip(cached, tokens, strict=False):
+            if a != b:
+                break
+            common += 1
+        stats = PlanStats(prompt_tokens=len(tokens), prompt_tokens_evaluated=len(tokens) - common)
+        t0 = time.perf_counter()
+        out = self._llm.create_completion(
+            tokens, max_tokens=s.max_tokens, temperature=0.0, top_k=1, stream=True, stop=STOP,
+            grammar=self.grammar_for(tuple(request.tools)) if s.grammar else None,
+        )
+        for chunk in out:
+            piece = chunk["choices"][0]["text"]
+            if not piece:
+                continue
+            if stats.generated_tokens == 0:
+                stats.seconds_to_first_token = time.perf_counter() - t0
+            stats.generated_tokens += 1
+            yield piece
+        stats.seconds_total = time.perf_counter() - t0
+        self.last = stats
+
+    def summarize(self, text: str, max_tokens: int = 80) -> str:
+        """A short summary of a document, for summarize_pdf on a machine with this model."""
+        prompt = ("<|im_start|>user\nSummarize this document in one or two sentences.\n\n"
+                  f"{text[:6000]}<|im_end|>\n<|im_start|>assistant\n")
+        out = self._llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.0, stop=STOP)
+        return out["choices"][0]["text"].strip()
