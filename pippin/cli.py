@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -84,6 +85,79 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _now(args: argparse.Namespace) -> str:
+    if getattr(args, "now", None):
+        return args.now
+    import json as _json
+
+    return _json.loads(paths.default_world().read_text())["now"]
+
+
+@command("plan")
+def cmd_plan(args: argparse.Namespace) -> int:
+    from services.planner.base import PlanRequest
+    from shared.plan import Call, StreamingPlanParser
+    from shared.validate import validate_plan
+
+    planner = _make_planner(args.planner, args)
+    request = PlanRequest(args.text, _now(args))
+    parser = StreamingPlanParser()
+    t0 = time.perf_counter()
+    calls: list[dict[str, object]] = []
+    chunks: list[str] = []
+    for chunk in planner.stream(request):  # type: ignore[attr-defined]
+        chunks.append(chunk)
+        for item in parser.feed(chunk):
+            if isinstance(item, Call):
+                calls.append({"idx": item.idx, "tool": item.tool, "args": list(item.args),
+                              "at_s": round(time.perf_counter() - t0, 4)})
+                if not args.json:
+                    print(f"{item.render()}    [{time.perf_counter() - t0:.2f}s]", flush=True)
+    total = time.perf_counter() - t0
+    text = "".join(chunks)
+    errors = [str(e) for e in validate_plan(text).errors]
+    stats = getattr(planner, "last", None)
+    if args.json:
+        print(json.dumps({"query": args.text, "now": request.now, "plan": text, "calls": calls,
+                          "errors": errors, "seconds": round(total, 4),
+                          "stats": stats.__dict__ if stats else None}))
+    else:
+        for e in errors:
+            print(f"invalid: {e}")
+        print(f"({total:.2f}s)")
+    return 0 if not errors else 1
+
+
+@command("ask")
+def cmd_ask(args: argparse.Namespace) -> int:
+    if not args.local:
+        from pippin.client import ask_pipeline
+
+        return ask_pipeline(args)
+    import asyncio
+
+    from pippin.local import run_request
+    from services.executor.ledger import Executor, Ledger
+    from services.executor.simmac import SimulatedMac
+    from services.scheduler.engine import Policy, SchedulerSettings
+
+    planner = _make_planner(args.planner, args)
+    mac = SimulatedMac(args.mac_db or ":memory:", paths.default_world())
+    run = asyncio.run(run_request(planner, Executor(mac, Ledger()), args.text, _now(args),  # type: ignore[arg-type]
+                                  settings=SchedulerSettings(policy=Policy(args.policy))))
+    if args.json:
+        print(json.dumps(run.to_json()))
+        return 0
+    data = run.to_json()
+    print(f"plan ({data['seconds']['plan']:.2f}s):")
+    for c in data["calls"]:
+        timing = f"[{c['start_s']:.2f}s -> {c['end_s']:.2f}s]" if c["start_s"] is not None else ""
+        outcome = c["result"] if c["state"] == "done" else f"{c['state'].upper()}: {c['error']}"
+        print(f"  {c['idx']}. {c['tool']}{tuple(c['args'])} {timing}\n       -> {outcome}")
+    print(f"\n{run.answer}\n({data['seconds']['total']:.2f}s)")
+    return 0
+
+
 @command("tools")
 def cmd_tools(args: argparse.Namespace) -> int:
     from shared.catalog import catalog_markdown
@@ -104,6 +178,23 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", help="write per-case results as JSON here")
     e.add_argument("--world", default=str(paths.default_world()))
     _planner_options(e)
+
+    pl = sub.add_parser("plan", help="print the plan for a request, call by call as it streams")
+    pl.add_argument("text")
+    pl.add_argument("--planner", default="llm")
+    pl.add_argument("--json", action="store_true")
+    pl.add_argument("--now", help="the request's moment, YYYY-MM-DD HH:MM:SS (default: the world's)")
+    _planner_options(pl)
+
+    a = sub.add_parser("ask", help="plan and run a request (--local: in this process, on the simulated Mac)")
+    a.add_argument("text")
+    a.add_argument("--local", action="store_true", help="no daemons: plan and execute in-process")
+    a.add_argument("--planner", default="llm")
+    a.add_argument("--json", action="store_true")
+    a.add_argument("--now")
+    a.add_argument("--policy", default="draft", choices=["draft", "confirm", "auto"])
+    a.add_argument("--mac-db", help="SQLite file of the simulated Mac (default: a fresh one in memory)")
+    _planner_options(a)
 
     sub.add_parser("tools", help="list the 16 tools")
     sub.add_parser("demo", help="run Pippin on the simulated Mac with a few requests")

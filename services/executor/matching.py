@@ -99,12 +99,17 @@ class FileHit:
     score: float
 
 
+def file_query_words(query: str) -> list[str]:
+    """The words of a file request that name the file ("the Q3 report" -> q3, report)."""
+    return _tokens(query, _FILE_STOPWORDS)
+
+
 def match_file(query: str, files: Sequence[tuple[str, str]]) -> str:
     """Spotlight-like: the file (path, text) whose name best fits the words the user said
     ("the Q3 report" finds "Q3 Financial Report.pdf"); failing that, one whose text does."""
     if query in {p for p, _ in files}:
         return query
-    q = _tokens(query, _FILE_STOPWORDS)
+    q = file_query_words(query)
     if not q:
         raise LookupFailed("no file name given")
     hits: list[FileHit] = []
