@@ -158,6 +158,51 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("up")
+def cmd_up(args: argparse.Namespace) -> int:
+    from pippin.client import status_table, up
+    from shared import config as config_mod
+    from shared.bus import StageError
+
+    config = config_mod.load()
+    try:
+        up(config, timeout_s=args.timeout)
+    except StageError as e:
+        print(f"pippin: {e}\n{status_table(config)}", file=sys.stderr)
+        return 1
+    print(status_table(config))
+    return 0
+
+
+@command("down")
+def cmd_down(args: argparse.Namespace) -> int:
+    from pippin.client import down
+    from shared import config as config_mod
+
+    down(config_mod.load())
+    return 0
+
+
+@command("status")
+def cmd_status(args: argparse.Namespace) -> int:
+    from pippin.client import status_table
+    from shared import config as config_mod
+
+    print(status_table(config_mod.load()))
+    return 0
+
+
+@command("keys")
+def cmd_keys(args: argparse.Namespace) -> int:
+    from shared import config as config_mod
+    from shared.bus import ensure_keys
+
+    config = config_mod.load()
+    ensure_keys(config.keys_dir)
+    print(f"CurveZMQ keys in {config.keys_dir} (copy them to the other Macs' keys folder)")
+    return 0
+
+
 @command("tools")
 def cmd_tools(args: argparse.Namespace) -> int:
     from shared.catalog import catalog_markdown
@@ -196,6 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--mac-db", help="SQLite file of the simulated Mac (default: a fresh one in memory)")
     _planner_options(a)
 
+    u = sub.add_parser("up", help="start the pipeline under supervisord and wait until every stage is ready")
+    u.add_argument("--timeout", type=float, default=600)
+    sub.add_parser("down", help="stop the pipeline")
+    sub.add_parser("status", help="each stage: process, ready, heartbeat age, requests served, last error")
+    sub.add_parser("keys", help="make the CurveZMQ key pairs")
     sub.add_parser("tools", help="list the 16 tools")
     sub.add_parser("demo", help="run Pippin on the simulated Mac with a few requests")
     return p

@@ -94,6 +94,18 @@ def verify(path: Path, expected: str) -> None:
     stamp.write_text(json.dumps(key))
 
 
+def sha256_id(path: Path) -> str:
+    """A cheap identity for a model file: its verified digest when stamped, else size and mtime."""
+    stamp = _stamp(path)
+    if stamp.exists():
+        try:
+            return str(json.loads(stamp.read_text())["sha256"])
+        except (OSError, json.JSONDecodeError, KeyError):
+            pass
+    st = path.stat()
+    return f"{path.name}:{st.st_size}:{st.st_mtime_ns}"
+
+
 def path_of(name: str) -> Path:
     """The verified model file of a packaged model."""
     model = MODELS.get(name)

@@ -15,6 +15,7 @@ from services.planner.base import PlanRequest
 from services.planner.grammar import plan_grammar
 from services.planner.prompt import TEMPLATES, build_prompt
 from shared import models
+from shared.plan import Call, PlanSyntaxError, parse_line
 
 STOP = ["<|im_end|>", "<|endoftext|>", "<END_OF_PLAN>", "###"]
 
@@ -50,6 +51,16 @@ class PlanStats:
     generated_tokens: int = 0
     seconds_to_first_token: float = 0.0
     seconds_total: float = 0.0
+    truncated: bool = False  # the token budget ran out; the plan was closed with join()
+
+
+def _call_number(line: str) -> int | None:
+    """The call number of a complete call line, None for anything else."""
+    try:
+        item = parse_line(line)
+    except PlanSyntaxError:
+        return None
+    return item.idx if isinstance(item, Call) else None
 
 
 class LlmPlanner:
@@ -67,6 +78,40 @@ class LlmPlanner:
         self._grammar_cls = LlamaGrammar
         self._grammars: dict[tuple[str, ...], Any] = {}
         self.last = PlanStats()
+        self.prefix_state = self.warm_prefix() if s.prefix_reuse else "off"
+
+    def warm_prefix(self, tools: tuple[str, ...] = ()) -> str:
+        """Put the static prompt prefix in the KV cache: from a session file saved by an
+        earlier process when there is one (a cold start then costs no prompt evaluation),
+        else by evaluating it and saving the file. Returns "loaded" or "evaluated"."""
+        import ctypes
+        import hashlib
+
+        import llama_cpp
+
+        prefix = build_prompt("", "2000-01-01 00:00:00", tools).render(self.settings.template)
+        prefix = prefix[: prefix.rindex("<|im_start|>user") if self.settings.template == "chatml"
+                        else prefix.rindex("### Input:")]
+        tokens = self._llm.tokenize(prefix.encode(), add_bos=False, special=True)
+        key = hashlib.sha256(f"{models.sha256_id(self.model_path)}|{self.settings.n_ctx}|{prefix}".encode())
+        path = models.CACHE_DIR / "prefix" / f"{key.hexdigest()[:24]}.session"
+        ctx = self._llm._ctx.ctx
+        if path.exists():
+            out = (llama_cpp.llama_token * len(tokens))()
+            n_out = ctypes.c_size_t(0)
+            if llama_cpp.llama_state_load_file(ctx, str(path).encode(), out, len(tokens), ctypes.byref(n_out)) \
+                    and list(out[: n_out.value]) == list(tokens):
+                self._llm.input_ids[: len(tokens)] = tokens
+                self._llm.n_tokens = len(tokens)
+                return "loaded"
+        self._llm.reset()
+        self._llm.eval(tokens)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arr = (llama_cpp.llama_token * len(tokens))(*tokens)
+        tmp = path.with_suffix(".tmp")
+        if llama_cpp.llama_state_save_file(ctx, str(tmp).encode(), arr, len(tokens)):
+            tmp.replace(path)
+        return "evaluated"
 
     def grammar_for(self, tools: tuple[str, ...]) -> Any:
         if tools not in self._grammars:
@@ -96,14 +141,35 @@ class LlmPlanner:
             tokens, max_tokens=s.max_tokens, temperature=0.0, top_k=1, stream=True, stop=STOP,
             grammar=self.grammar_for(tuple(request.tools)) if s.grammar else None,
         )
+        # Hand on whole lines only (a call as soon as its closing parenthesis is there), so
+        # that if the token budget runs out mid-line, the partial line is dropped and the
+        # plan closed with join(): what consumers receive is always a valid plan.
+        line = ""
+        last_idx = 0
+        finish = None
         for chunk in out:
-            piece = chunk["choices"][0]["text"]
+            choice = chunk["choices"][0]
+            finish = choice.get("finish_reason") or finish
+            piece = choice["text"]
             if not piece:
                 continue
             if stats.generated_tokens == 0:
                 stats.seconds_to_first_token = time.perf_counter() - t0
             stats.generated_tokens += 1
-            yield piece
+            line += piece
+            while "\n" in line:
+                head, line = line.split("\n", 1)
+                last_idx = _call_number(head) or last_idx
+                yield head + "\n"
+            if line.endswith(")") and _call_number(line):
+                last_idx = _call_number(line) or last_idx
+                yield line
+                line = ""  # the newline that follows arrives as an empty line
+        if line.strip() and (finish != "length" or _call_number(line)):
+            yield line
+        elif finish == "length":
+            stats.truncated = True
+            yield f"\n{last_idx + 1}. join()"
         stats.seconds_total = time.perf_counter() - t0
         self.last = stats
 

@@ -1,0 +1,199 @@
+"""Talking to the running pipeline: `pippin up / down / status / ask`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from shared import config as config_mod
+from shared import paths
+from shared.bus import Bus, Requester, StageError, ensure_keys
+from shared.config import Config
+from shared.wire import Message, WireError, decode, new_id
+
+STAGES = ("gateway", "retrieval", "planner", "scheduler", "executor")
+
+
+def supervisor_env(config: Config) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PIPPIN_RUN"] = str(config.run_dir)
+    env["PIPPIN_PYTHON"] = sys.executable
+    if config.source:
+        env["PIPPIN_CONFIG"] = str(config.source.resolve())
+    return env
+
+
+def supervisorctl(config: Config, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(Path(sys.executable).parent / "supervisorctl"), "-c",
+                           str(paths.REPO_ROOT / "supervisord.conf"), *args],
+                          env=supervisor_env(config), capture_output=True, text=True, check=check)
+
+
+class PipelineClient:
+    """A client of the gateway. Sends a request again, with the same id, when the
+    gateway comes back as a new instance; every stage downstream is idempotent."""
+
+    def __init__(self, config: Config) -> None:
+        self.bus = Bus(config, "client")
+        self.gateway = Requester(self.bus, "gateway", terminal={"result", "status_reply"})
+        self._sub = self.bus.subscriber(b"hb", b"ready")
+        self._started = False
+
+    def _start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        self.gateway.start()
+
+        async def listen() -> None:
+            while True:
+                _, frame = await self._sub.recv_multipart()
+                try:
+                    msg = decode(frame)
+                except WireError:
+                    continue
+                if msg.sender == "gateway" and (msg.type == "ready" or msg.body.get("ready")):
+                    self.gateway.peer_ready(msg.body["instance"])
+
+        asyncio.create_task(listen())
+
+    async def ask(self, text: str, *, request_id: str | None = None, now: str | None = None,
+                  policy: str | None = None, timeout_s: float = 300,
+                  on_progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        self._start()
+        msg = Message("ask", {"text": text, "now": now, "policy": policy}, request_id or new_id(), new_id(),
+                      "client")
+        async for reply in self.gateway.stream(msg, timeout_s=timeout_s):
+            if reply.type == "progress" and on_progress:
+                on_progress(reply.body)
+            elif reply.type == "result":
+                return reply.body
+        raise StageError("gateway", "no result")
+
+    async def status(self, timeout_s: float = 5) -> dict[str, Any]:
+        self._start()
+        reply = await self.gateway.call(Message("status", {}, new_id(), sender="client"), timeout_s=timeout_s)
+        return reply.body["stages"]
+
+    async def wait_ready(self, timeout_s: float, stages: tuple[str, ...] = STAGES) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        last: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            try:
+                last = await self.status(timeout_s=2)
+                if all(last.get(s, {}).get("ready") for s in stages):
+                    return last
+            except StageError:
+                pass
+            await asyncio.sleep(0.5)
+        missing = [s for s in stages if not last.get(s, {}).get("ready")]
+        raise StageError("pipeline", f"not ready after {timeout_s:g} s: {', '.join(missing)}")
+
+    def close(self) -> None:
+        self.bus.close()
+
+
+def up(config: Config, timeout_s: float = 600) -> dict[str, Any]:
+    config.run_dir.mkdir(parents=True, exist_ok=True)
+    if config.curve:
+        ensure_keys(config.keys_dir)
+    if not (config.run_dir / "supervisor.sock").exists() or supervisorctl(config, "pid").returncode != 0:
+        subprocess.run([str(Path(sys.executable).parent / "supervisord"), "-c",
+                        str(paths.REPO_ROOT / "supervisord.conf")], env=supervisor_env(config), check=True)
+
+    async def wait() -> dict[str, Any]:
+        client = PipelineClient(config)
+        try:
+            return await client.wait_ready(timeout_s)
+        finally:
+            client.close()
+
+    return asyncio.run(wait())
+
+
+def down(config: Config) -> None:
+    supervisorctl(config, "shutdown")
+    for _ in range(100):
+        if not (config.run_dir / "supervisord.pid").exists():
+            return
+        time.sleep(0.1)
+
+
+def status_table(config: Config) -> str:
+    proc = supervisorctl(config, "status")
+    processes = {}
+    for line in proc.stdout.splitlines():
+        parts = line.split(None, 2)
+        if len(parts) >= 2:
+            processes[parts[0]] = (parts[1], parts[2] if len(parts) > 2 else "")
+    if not processes:
+        return "pippin is not running (start it with `pippin up`)"
+
+    async def get() -> dict[str, Any]:
+        client = PipelineClient(config)
+        try:
+            return await client.status(timeout_s=3)
+        except StageError:
+            return {}
+        finally:
+            client.close()
+
+    stages = asyncio.run(get())
+    rows = [f"{'stage':<10} {'process':<9} {'ready':<6} {'heartbeat':<10} {'served':>6} {'errors':>6} "
+            f"{'bad frames':>10}  last error"]
+    for name in ("bus", *STAGES, "watchdog"):
+        state = processes.get(name, ("-", ""))[0]
+        s = stages.get(name, {})
+        st = s.get("stats", {})
+        hb = f"{s['heartbeat_age_s']:.1f}s ago" if "heartbeat_age_s" in s else "-"
+        rows.append(f"{name:<10} {state:<9} {('yes' if s.get('ready') else ('no' if s else '-')):<6} {hb:<10} "
+                    f"{st.get('served', '-'):>6} {st.get('errors', '-'):>6} {st.get('bad_frames', '-'):>10}  "
+                    f"{st.get('last_error', '')}")
+    return "\n".join(rows)
+
+
+def print_result(result: dict[str, Any]) -> None:
+    print("plan:")
+    for line in result["plan"].splitlines():
+        print(f"  {line}")
+    print("calls:")
+    for c in result["calls"]:
+        timing = f"[{c['start_s']:.2f}s -> {c['end_s']:.2f}s]" if c.get("start_s") is not None else ""
+        outcome = c["result"] if c["state"] == "done" else f"{c['state'].upper()}: {c['error']}"
+        print(f"  {c['idx']}. {c['tool']} {timing} -> {outcome}")
+    print(f"\n{result['answer']}")
+    secs = result["seconds"]
+    print(f"(plan {secs.get('plan')}s, total {secs.get('total')}s)")
+
+
+def ask_pipeline(args: Any) -> int:
+    config = config_mod.load()
+
+    async def go() -> dict[str, Any]:
+        client = PipelineClient(config)
+        try:
+            progress = None if args.json else (lambda p: print(f"  .. {p['kind']} {p['idx']}. {p['tool']}",
+                                                               flush=True))
+            return await client.ask(args.text, now=args.now, policy=args.policy, on_progress=progress)
+        finally:
+            client.close()
+
+    try:
+        result = asyncio.run(go())
+    except StageError as e:
+        print(f"pippin: {e}", file=sys.stderr)
+        if "no answer" in e.message and e.stage == "gateway":
+            print("is the pipeline running? start it with `pippin up`", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print_result(result)
+    return 0

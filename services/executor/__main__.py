@@ -1,0 +1,56 @@
+"""The executor stage: runs one call per `execute` message, on the simulated Mac or
+through AppleScript, behind the idempotency ledger. Calls run side by side in threads;
+the scheduler decides what may overlap."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from services.executor.ledger import Backend, Executor, Ledger
+from shared import paths
+from shared.bus import Service, run_service
+from shared.config import Config
+from shared.wire import Message
+
+
+def make_backend(settings: dict[str, object]) -> Backend:
+    backend = settings.get("backend", "simulated")
+    if backend == "simulated":
+        from services.executor.simmac import SimulatedMac
+
+        world = settings.get("world") or paths.default_world()
+        latency = {str(k): float(v) for k, v in dict(settings.get("latency_s") or {}).items()}  # type: ignore[call-overload]
+        return SimulatedMac(str(settings.get("db") or ":memory:"), Path(str(world)), latency_s=latency)
+    if backend == "applescript":
+        from services.executor.applescript import AppleScriptMac
+
+        return AppleScriptMac(zoom_token=str(settings.get("zoom_token") or "") or None)
+    raise SystemExit(f"executor: unknown backend {backend!r} (simulated or applescript)")
+
+
+class ExecutorService(Service):
+    name = "executor"
+
+    def __init__(self, config: Config) -> None:
+        super().__init__(config)
+        self.executor: Executor | None = None
+
+    def load(self) -> None:
+        s = self.config.executor
+        self.executor = Executor(make_backend(s), Ledger(str(s.get("ledger") or ":memory:")))
+
+    async def handle(self, ident: bytes, msg: Message) -> None:
+        if msg.type != "execute":
+            await self.error(ident, msg.request_id, f"executor does not take {msg.type!r} messages")
+            return
+        assert self.executor is not None
+        b = msg.body
+        outcome = await asyncio.to_thread(self.executor.execute, msg.request_id, b["idx"], b["tool"],
+                                          tuple(b["args"]), deliver=b["deliver"])
+        await self.send(ident, msg.reply("outcome", {"idx": b["idx"], "ok": outcome.ok, "value": outcome.value,
+                                                     "replayed": outcome.replayed}, self.name))
+
+
+if __name__ == "__main__":
+    run_service(ExecutorService)

@@ -1,0 +1,95 @@
+"""The planner stage: loads its model once, then answers each `plan` with a stream of
+`plan_call` messages, one per call the moment its line is complete, and a `plan_end`.
+
+One model, one generation at a time: requests queue in arrival order. Decoding is
+greedy, so a request sent again (after a restart) yields the same plan."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from services.planner.base import Planner, PlanRequest
+from shared.bus import Service, run_service
+from shared.config import Config
+from shared.plan import Call, StreamingPlanParser
+from shared.wire import Message
+
+
+def make_planner(settings: dict[str, Any]) -> Planner:
+    kind = settings.get("kind", "llm")
+    if kind == "reference":
+        from pippin.evaluation import load_cases
+        from services.planner.reference import ReferencePlanner
+
+        if not settings.get("cases"):
+            raise SystemExit("planner: kind = 'reference' needs [planner] cases = 'FILE.jsonl'")
+        return ReferencePlanner.from_cases(load_cases(settings["cases"]), float(settings.get("line_delay_s", 0)))
+    if kind == "llm":
+        from services.planner.llm import LlmPlanner, PlannerSettings
+
+        s = PlannerSettings()
+        for key in ("model", "template", "grammar", "max_calls", "max_tokens", "n_ctx"):
+            if key in settings:
+                setattr(s, key, settings[key])
+        return LlmPlanner(s)
+    raise SystemExit(f"planner: unknown kind {kind!r} (llm or reference)")
+
+
+class PlannerService(Service):
+    name = "planner"
+
+    def __init__(self, config: Config) -> None:
+        super().__init__(config)
+        self.planner: Planner | None = None
+        self._one_at_a_time = asyncio.Lock()
+
+    def load(self) -> None:
+        self.planner = make_planner(self.config.planner)
+
+    async def handle(self, ident: bytes, msg: Message) -> None:
+        if msg.type != "plan":
+            await self.error(ident, msg.request_id, f"planner does not take {msg.type!r} messages")
+            return
+        async with self._one_at_a_time:
+            await self._plan(ident, msg)
+
+    async def _plan(self, ident: bytes, msg: Message) -> None:
+        assert self.planner is not None
+        planner = self.planner
+        b = msg.body
+        request = PlanRequest(b["text"], b["now"], tuple(b["tools"]), tuple(b["examples"]))
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Call | None] = asyncio.Queue()
+        outcome: dict[str, Any] = {"text": "", "error": None}
+
+        def generate() -> None:
+            parser = StreamingPlanParser()
+            chunks: list[str] = []
+            try:
+                for chunk in planner.stream(request):
+                    chunks.append(chunk)
+                    for item in parser.feed(chunk):
+                        if isinstance(item, Call):
+                            loop.call_soon_threadsafe(queue.put_nowait, item)
+                for item in parser.close():
+                    if isinstance(item, Call):
+                        loop.call_soon_threadsafe(queue.put_nowait, item)
+            except Exception as e:
+                outcome["error"] = f"{type(e).__name__}: {e}"
+            finally:
+                outcome["text"] = "".join(chunks)
+                loop.call_soon_threadsafe(queue.put_nowait, None)
+
+        threading.Thread(target=generate, name="generate", daemon=True).start()
+        while (call := await queue.get()) is not None:
+            await self.send(ident, msg.reply("plan_call", {"idx": call.idx, "tool": call.tool,
+                                                           "args": list(call.args)}, self.name))
+        stats = getattr(planner, "last", None)
+        await self.send(ident, msg.reply("plan_end", {"text": outcome["text"], "error": outcome["error"],
+                                                      "stats": dict(vars(stats)) if stats else {}}, self.name))
+
+
+if __name__ == "__main__":
+    run_service(PlannerService)

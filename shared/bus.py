@@ -1,0 +1,366 @@
+"""Everything ZeroMQ, once: sockets (with CurveZMQ when configured), the skeleton every
+stage runs on, and the requester that stages use to talk to each other.
+
+Topology (see the README for the picture):
+- each stage binds a ROUTER at its endpoint and serves requests from DEALER peers;
+- the `bus` stage forwards PUB/SUB traffic (XSUB `bus_in` -> XPUB `bus_out`): ready
+  announcements, heartbeats, cancels and traces, small messages that never queue
+  behind audio (audio has a socket of its own, on the listener);
+- a requester resends whatever is pending when its peer comes back as a new
+  instance, which is safe because every stage is idempotent per request id."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import zmq
+import zmq.asyncio
+import zmq.auth
+from zmq.auth.asyncio import AsyncioAuthenticator
+
+from shared.config import Config
+from shared.wire import Message, WireError, decode, encode, new_id
+
+log = logging.getLogger("pippin.bus")
+HEARTBEAT_S = 1.0
+TOPICS = (b"ready", b"hb", b"cancel", b"trace")
+
+
+def ensure_keys(keys_dir: Path) -> None:
+    """One server key pair (every stage's listening sockets) and one client key pair
+    (every stage as a client); `authorized/` holds the client public keys let in."""
+    if (keys_dir / "server.key_secret").exists() and (keys_dir / "client.key_secret").exists():
+        return
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    zmq.auth.create_certificates(str(keys_dir), "server")
+    zmq.auth.create_certificates(str(keys_dir), "client")
+    authorized = keys_dir / "authorized"
+    authorized.mkdir(exist_ok=True)
+    shutil.copy(keys_dir / "client.key", authorized / "client.key")
+
+
+class Bus:
+    """Socket factory for one process."""
+
+    def __init__(self, config: Config, name: str, ctx: zmq.asyncio.Context | None = None) -> None:
+        self.config = config
+        self.name = name
+        self.ctx = ctx or zmq.asyncio.Context()
+        self._auth: AsyncioAuthenticator | None = None
+        if config.transport == "ipc" or any(e.startswith("ipc://") for e in config.endpoints.values()):
+            config.run_dir.mkdir(parents=True, exist_ok=True)
+
+    def _server(self, sock: zmq.Socket[Any]) -> None:
+        if not self.config.curve:
+            return
+        if self._auth is None:
+            self._auth = AsyncioAuthenticator(self.ctx)
+            self._auth.start()
+            self._auth.configure_curve(domain="*", location=str(self.config.keys_dir / "authorized"))
+        public, secret = zmq.auth.load_certificate(str(self.config.keys_dir / "server.key_secret"))
+        sock.curve_publickey, sock.curve_secretkey, sock.curve_server = public, secret, True
+
+    def _client(self, sock: zmq.Socket[Any], keyfile: str = "client.key_secret") -> None:
+        if not self.config.curve:
+            return
+        public, secret = zmq.auth.load_certificate(str(self.config.keys_dir / keyfile))
+        server_public, _ = zmq.auth.load_certificate(str(self.config.keys_dir / "server.key"))
+        sock.curve_publickey, sock.curve_secretkey, sock.curve_serverkey = public, secret, server_public
+
+    def _socket(self, kind: int) -> zmq.asyncio.Socket:
+        sock = self.ctx.socket(kind)
+        sock.linger = 0
+        return sock
+
+    def router(self, stage: str | None = None) -> zmq.asyncio.Socket:
+        sock = self._socket(zmq.ROUTER)
+        self._server(sock)
+        sock.bind(self.config.bind_endpoint(stage or self.name))
+        return sock
+
+    def dealer(self, target: str) -> zmq.asyncio.Socket:
+        sock = self._socket(zmq.DEALER)
+        self._client(sock)
+        sock.connect(self.config.endpoint(target))
+        return sock
+
+    def publisher(self) -> zmq.asyncio.Socket:
+        sock = self._socket(zmq.PUB)
+        self._client(sock)
+        sock.connect(self.config.endpoint("bus_in"))
+        return sock
+
+    def subscriber(self, *topics: bytes) -> zmq.asyncio.Socket:
+        sock = self._socket(zmq.SUB)
+        self._client(sock)
+        sock.connect(self.config.endpoint("bus_out"))
+        for t in topics:
+            sock.setsockopt(zmq.SUBSCRIBE, t)
+        return sock
+
+    def close(self) -> None:
+        if self._auth is not None:
+            self._auth.stop()
+        self.ctx.destroy(linger=0)
+
+
+class StageError(RuntimeError):
+    """A peer stage failed to answer in time, or answered with an error."""
+
+    def __init__(self, stage: str, message: str) -> None:
+        super().__init__(f"{stage}: {message}")
+        self.stage = stage
+        self.message = message
+
+
+@dataclass
+class _Pending:
+    msg: Message
+    queue: asyncio.Queue[Message] = field(default_factory=asyncio.Queue)
+    sends: int = 0
+
+
+class Requester:
+    """Requests to one stage and their replies, matched by key (the request id, or
+    request id and call number). Pending requests are sent again when the stage
+    announces a new instance; every request has a deadline."""
+
+    def __init__(self, bus: Bus, target: str, *, terminal: set[str],
+                 key: Callable[[Message], str] = lambda m: m.request_id) -> None:
+        self.bus = bus
+        self.target = target
+        self.terminal = terminal | {"error"}
+        self.key = key
+        self.sock = bus.dealer(target)
+        self.pending: dict[str, _Pending] = {}
+        self.instance: str | None = None
+        self.resends = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._receive())
+
+    async def _receive(self) -> None:
+        while True:
+            frames = await self.sock.recv_multipart()
+            try:
+                msg = decode(frames[-1])
+            except WireError as e:
+                log.warning("%s: bad reply from %s: %s", self.bus.name, self.target, e.reason)
+                continue
+            p = self.pending.get(self.key(msg))
+            if p is not None:
+                p.queue.put_nowait(msg)
+
+    async def _send(self, p: _Pending) -> None:
+        p.sends += 1
+        await self.sock.send(encode(p.msg))
+
+    def peer_ready(self, instance: str) -> None:
+        """The target announced itself: if it is a new instance, resend what is pending."""
+        if instance == self.instance:
+            return
+        first = self.instance is None
+        self.instance = instance
+        if first:
+            return
+        for p in list(self.pending.values()):
+            self.resends += 1
+            log.info("%s: %s restarted; resending %s %s", self.bus.name, self.target, p.msg.type, p.msg.request_id)
+            asyncio.create_task(self._send(p))
+
+    async def stream(self, msg: Message, *, timeout_s: float, key: str | None = None) -> AsyncIterator[Message]:
+        """Send `msg`, yield its replies until a terminal one. StageError on timeout or error."""
+        k = key if key is not None else msg.request_id
+        p = _Pending(msg)
+        self.pending[k] = p
+        deadline = time.monotonic() + timeout_s
+        try:
+            await self._send(p)
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise StageError(self.target, f"no answer within {timeout_s:g} s")
+                try:
+                    reply = await asyncio.wait_for(p.queue.get(), left)
+                except TimeoutError:
+                    raise StageError(self.target, f"no answer within {timeout_s:g} s") from None
+                if reply.type == "error":
+                    raise StageError(reply.body.get("stage") or self.target, reply.body.get("message", "error"))
+                yield reply
+                if reply.type in self.terminal:
+                    return
+        finally:
+            self.pending.pop(k, None)
+
+    async def call(self, msg: Message, *, timeout_s: float, key: str | None = None) -> Message:
+        last = None
+        async for reply in self.stream(msg, timeout_s=timeout_s, key=key):
+            last = reply
+        assert last is not None
+        return last
+
+
+class Service:
+    """The skeleton of a stage: a ROUTER for requests, a PUB for heartbeats, a SUB for
+    ready/cancel news. Bad frames are counted, logged and answered, never fatal.
+    Subclasses load their model in `load` (in a thread: heartbeats go on meanwhile)
+    and answer in `handle`."""
+
+    name = "service"
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.bus = Bus(config, self.name)
+        self.instance = new_id()
+        self.ready = False
+        self.stats: dict[str, Any] = {"served": 0, "errors": 0, "bad_frames": 0, "last_error": "",
+                                      "started": time.time()}
+        self.requesters: list[Requester] = []
+        self.router: zmq.asyncio.Socket | None = None
+        self.pub: zmq.asyncio.Socket | None = None
+
+    # ---- for subclasses ------------------------------------------------------------------
+    def load(self) -> None:
+        """Blocking setup (a model load). Runs in a thread before the stage is ready."""
+
+    async def handle(self, ident: bytes, msg: Message) -> None:
+        raise NotImplementedError
+
+    def on_cancel(self, request_id: str) -> None:
+        """A request was cancelled by the user."""
+
+    def on_bus(self, topic: bytes, msg: Message) -> None:
+        """Any other bus news (heartbeats, traces) this stage subscribed to."""
+
+    def requester(self, target: str, *, terminal: set[str], key: Callable[[Message], str] | None = None) -> Requester:
+        r = Requester(self.bus, target, terminal=terminal, **({"key": key} if key else {}))
+        self.requesters.append(r)
+        return r
+
+    async def send(self, ident: bytes, msg: Message) -> None:
+        assert self.router is not None
+        await self.router.send_multipart([ident, encode(msg)])
+
+    async def error(self, ident: bytes, request_id: str, message: str) -> None:
+        self.stats["errors"] += 1
+        self.stats["last_error"] = message[:300]
+        await self.send(ident, Message("error", {"message": message, "stage": self.name}, request_id,
+                                       sender=self.name))
+
+    async def publish(self, topic: bytes, msg: Message) -> None:
+        assert self.pub is not None
+        await self.pub.send_multipart([topic, encode(msg)])
+
+    # ---- the loop ------------------------------------------------------------------------
+    async def main(self) -> None:
+        self.router = self.bus.router()
+        self.pub = self.bus.publisher()
+        sub = self.bus.subscriber(b"ready", b"hb", b"cancel", *self.extra_topics())
+        for r in self.requesters:
+            r.start()
+        tasks = [asyncio.create_task(self._heartbeats()), asyncio.create_task(self._listen(sub))]
+        try:
+            await asyncio.to_thread(self.load)
+        except Exception as e:
+            log.exception("%s failed to load", self.name)
+            self.stats["last_error"] = f"load failed: {e}"
+            await asyncio.sleep(HEARTBEAT_S * 2)  # let one heartbeat tell the gateway why
+            raise
+        self.ready = True
+        log.info("%s ready (instance %s, pid %d)", self.name, self.instance, os.getpid())
+        await self._announce()
+        try:
+            await self._serve()
+        finally:
+            for t in tasks:
+                t.cancel()
+
+    def extra_topics(self) -> tuple[bytes, ...]:
+        return ()
+
+    async def _announce(self) -> None:
+        # PUB drops messages until the subscription has propagated: say it a few times.
+        for _ in range(3):
+            await self.publish(b"ready", Message("ready", {"instance": self.instance, "pid": os.getpid()},
+                                                 sender=self.name))
+            await asyncio.sleep(0.2)
+
+    async def _heartbeats(self) -> None:
+        while True:
+            body = {"instance": self.instance, "pid": os.getpid(), "ready": self.ready, "stats": self.stats}
+            try:
+                await self.publish(b"hb", Message("heartbeat", body, sender=self.name))
+            except zmq.ZMQError as e:
+                log.warning("%s: heartbeat failed: %s", self.name, e)
+            await asyncio.sleep(HEARTBEAT_S)
+
+    async def _listen(self, sub: zmq.asyncio.Socket) -> None:
+        while True:
+            topic, frame = await sub.recv_multipart()
+            try:
+                msg = decode(frame)
+            except WireError:
+                continue
+            if topic == b"ready" or (topic == b"hb" and msg.body["ready"]):
+                # Heartbeats carry the instance too, so a restart is noticed even by a
+                # stage that missed the first announcement.
+                for r in self.requesters:
+                    if r.target == msg.sender:
+                        r.peer_ready(msg.body["instance"])
+            if topic == b"cancel":
+                self.on_cancel(msg.request_id)
+            elif topic != b"ready":
+                self.on_bus(topic, msg)
+
+    async def _serve(self) -> None:
+        assert self.router is not None
+        while True:
+            frames = await self.router.recv_multipart()
+            ident = frames[0]
+            if len(frames) != 2:
+                self.stats["bad_frames"] += 1
+                log.warning("%s: message of %d frames refused", self.name, len(frames))
+                await self.error(ident, "", f"bad frame: expected one message frame, got {len(frames) - 1}")
+                continue
+            try:
+                msg = decode(frames[1])
+            except WireError as e:
+                self.stats["bad_frames"] += 1
+                log.warning("%s: bad frame: %s", self.name, e.reason)
+                await self.error(ident, e.request_id, f"bad frame: {e.reason}")
+                continue
+            asyncio.create_task(self._guarded(ident, msg))
+
+    async def _guarded(self, ident: bytes, msg: Message) -> None:
+        try:
+            await self.handle(ident, msg)
+            self.stats["served"] += 1
+        except StageError as e:
+            await self.error(ident, msg.request_id, str(e))
+        except Exception as e:
+            log.exception("%s: %s failed", self.name, msg.type)
+            await self.error(ident, msg.request_id, f"{self.name} failed on {msg.type}: {type(e).__name__}: {e}")
+
+
+def run_service(factory: Callable[[Config], Service]) -> None:
+    """Entry point of a stage process: `python -m services.NAME`."""
+    from shared import config as config_mod
+
+    logging.basicConfig(level=os.environ.get("PIPPIN_LOG", "INFO"),
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    service = factory(config_mod.load())
+    try:
+        asyncio.run(service.main())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        service.bus.close()

@@ -1,0 +1,119 @@
+"""The planner: prompt, grammar and the real llama.cpp path with a tiny model
+(SmolLM2-135M): grammar-valid output and streaming, not accuracy."""
+
+import json
+import time
+
+import pytest
+
+from services.planner.base import PlanRequest
+from services.planner.examples import EXAMPLE_NOW, EXAMPLES
+from services.planner.grammar import plan_grammar
+from services.planner.prompt import build_prompt, date_context
+from shared import models
+from shared.plan import Call, StreamingPlanParser
+from shared.validate import validate_plan
+
+NOW = "2026-11-23 09:30:00"
+
+
+def test_examples_are_valid_and_our_own(dev_cases) -> None:
+    queries = {c["query"].casefold() for c in dev_cases}
+    for e in EXAMPLES:
+        assert validate_plan(e.plan).ok, e.query
+        assert e.query.casefold() not in queries
+
+
+def test_date_context_spells_out_the_week() -> None:
+    text = date_context(NOW)
+    assert text.startswith("Now: Monday 2026-11-23 09:30.")
+    assert "tomorrow 2026-11-24" in text and "Friday 2026-11-27" in text
+    assert date_context(EXAMPLE_NOW).startswith("Now: Tuesday 2026-03-10")
+
+
+def test_static_part_is_a_common_prefix() -> None:
+    a = build_prompt("text Sid", NOW).render("chatml")
+    b = build_prompt("email Maya the lease", "2026-12-01 10:00:00").render("chatml")
+    cut = a.rindex("<|im_start|>user")
+    assert a[:cut] == b[:cut]
+    alpaca = build_prompt("text Sid", NOW).render("alpaca")
+    assert "### Instruction:" in alpaca and alpaca.endswith("### Response:\n")
+
+
+def test_grammar_for_a_subset_names_only_those_tools() -> None:
+    g = plan_grammar(("get_phone_number", "send_sms"), max_calls=3)
+    assert '"send_sms("' in g and "compose_new_email" not in g
+    assert 'plan4 ::= "4. " "join()"' in g
+    with pytest.raises(KeyError):
+        plan_grammar(("launch_rockets",))
+
+
+def test_checksum_mismatch_is_refused(tmp_path) -> None:
+    f = tmp_path / "model.gguf"
+    f.write_bytes(b"not a model")
+    with pytest.raises(models.ModelError, match="refusing to load it"):
+        models.verify(f, "0" * 64)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    from services.planner.llm import LlmPlanner, PlannerSettings
+
+    return LlmPlanner(PlannerSettings(model="smollm2-135m", n_ctx=4096, max_tokens=160, max_calls=6))
+
+
+QUERIES = ["text Sid that I'm running late", "email Maya the Q3 report and remind me Friday to follow up",
+           "what's the weather tomorrow", "show me the way to the ferry building by bus",
+           "set up a zoom with Priya on Wednesday at 3 and put it on my calendar"]
+
+
+@pytest.mark.llm
+def test_tiny_model_output_is_always_a_valid_plan(tiny) -> None:
+    for q in QUERIES:
+        text = "".join(tiny.stream(PlanRequest(q, NOW)))
+        result = validate_plan(text)
+        assert result.ok, (q, text, result.errors)
+        assert result.calls[-1].is_join
+
+
+@pytest.mark.llm
+def test_calls_stream_before_the_plan_is_finished(tiny) -> None:
+    parser = StreamingPlanParser()
+    seen: list[tuple[float, Call]] = []
+    t0 = time.perf_counter()
+    for chunk in tiny.stream(PlanRequest("text Sid and Maya that the demo moved to 4pm", NOW)):
+        for item in parser.feed(chunk):
+            if isinstance(item, Call):
+                seen.append((time.perf_counter() - t0, item))
+    end = time.perf_counter() - t0
+    assert len(seen) >= 2
+    assert seen[0][0] < end - 0.05, "the first call arrived only at the very end"
+    assert tiny.last.generated_tokens > 0 and tiny.last.seconds_to_first_token <= seen[0][0]
+
+
+@pytest.mark.llm
+def test_prefix_reuse_evaluates_only_the_request(tiny) -> None:
+    list(tiny.stream(PlanRequest("text Sid hi", NOW)))
+    list(tiny.stream(PlanRequest("text Maya hello there", NOW)))
+    assert tiny.last.prompt_tokens > 1000
+    assert tiny.last.prompt_tokens_evaluated < 40
+
+
+@pytest.mark.llm
+def test_a_token_budget_cut_still_ends_in_join() -> None:
+    from services.planner.llm import LlmPlanner, PlannerSettings
+
+    p = LlmPlanner(PlannerSettings(model="smollm2-135m", max_tokens=25))
+    text = "".join(p.stream(PlanRequest("text Sid, Maya, Priya and Ryan that the offsite is on", NOW)))
+    assert validate_plan(text).ok, text
+
+
+@pytest.mark.llm
+def test_pippin_plan_json() -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "pippin.cli", "plan", "text Sid that I'm late", "--model",
+                          "smollm2-135m", "--json"], capture_output=True, text=True, timeout=300)
+    data = json.loads(out.stdout)
+    assert data["errors"] == [] and data["calls"] and data["stats"]["prompt_tokens"] > 0
