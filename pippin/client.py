@@ -14,7 +14,7 @@ from typing import Any
 
 from shared import config as config_mod
 from shared import paths
-from shared.bus import Bus, Requester, StageError, ensure_keys
+from shared.bus import Bus, Requester, StageError, ensure_keys, spawn
 from shared.config import Config
 from shared.wire import Message, WireError, decode, new_id
 
@@ -62,7 +62,7 @@ class PipelineClient:
                 if msg.sender == "gateway" and (msg.type == "ready" or msg.body.get("ready")):
                     self.gateway.peer_ready(msg.body["instance"])
 
-        asyncio.create_task(listen())
+        spawn(listen())
 
     async def ask(self, text: str, *, request_id: str | None = None, now: str | None = None,
                   policy: str | None = None, timeout_s: float = 300,

@@ -34,6 +34,17 @@ HEARTBEAT_S = 1.0
 TOPICS = (b"ready", b"hb", b"cancel", b"trace")
 
 
+_background: set[asyncio.Task[Any]] = set()
+
+
+def spawn(coro: Any) -> asyncio.Task[Any]:
+    """create_task that keeps a reference until the task ends (the loop holds only a weak one)."""
+    task = asyncio.create_task(coro)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+    return task
+
+
 def ensure_keys(keys_dir: Path) -> None:
     """One server key pair (every stage's listening sockets) and one client key pair
     (every stage as a client); `authorized/` holds the client public keys let in."""
@@ -126,6 +137,7 @@ class _Pending:
     msg: Message
     queue: asyncio.Queue[Message] = field(default_factory=asyncio.Queue)
     sends: int = 0
+    sent_to: str | None = None  # the peer instance believed current when last sent
 
 
 class Requester:
@@ -162,20 +174,22 @@ class Requester:
 
     async def _send(self, p: _Pending) -> None:
         p.sends += 1
+        p.sent_to = self.instance
         await self.sock.send(encode(p.msg))
 
     def peer_ready(self, instance: str) -> None:
-        """The target announced itself: if it is a new instance, resend what is pending."""
+        """The target announced itself: resend what is pending and was not sent to it."""
         if instance == self.instance:
             return
-        first = self.instance is None
         self.instance = instance
-        if first:
-            return
         for p in list(self.pending.values()):
+            if p.sent_to == instance:
+                continue
+            # Sent to an instance that is gone, or before we knew which one was there: the
+            # peer joins a request id it already has, so sending again is safe.
             self.resends += 1
             log.info("%s: %s restarted; resending %s %s", self.bus.name, self.target, p.msg.type, p.msg.request_id)
-            asyncio.create_task(self._send(p))
+            spawn(self._send(p))
 
     async def stream(self, msg: Message, *, timeout_s: float, key: str | None = None) -> AsyncIterator[Message]:
         """Send `msg`, yield its replies until a terminal one. StageError on timeout or error."""
@@ -338,7 +352,7 @@ class Service:
                 log.warning("%s: bad frame: %s", self.name, e.reason)
                 await self.error(ident, e.request_id, f"bad frame: {e.reason}")
                 continue
-            asyncio.create_task(self._guarded(ident, msg))
+            spawn(self._guarded(ident, msg))
 
     async def _guarded(self, ident: bytes, msg: Message) -> None:
         try:

@@ -16,7 +16,7 @@ from typing import Any
 from services.executor.ledger import Outcome
 from services.scheduler.engine import CallEvent, Policy, RequestResult, Scheduler, SchedulerSettings
 from services.scheduler.joiner import answer
-from shared.bus import Service, run_service
+from shared.bus import Service, run_service, spawn
 from shared.config import Config
 from shared.plan import Call, render_plan
 from shared.wire import Message
@@ -62,7 +62,7 @@ class SchedulerService(Service):
     def _on_event(self, event: CallEvent) -> None:
         for ident, request in self.listeners.get(event.request_id, []):
             body = {"kind": event.kind, "idx": event.idx, "tool": event.tool, "detail": event.detail[:2000]}
-            asyncio.create_task(self.send(ident, request.reply("progress", body, self.name)))
+            spawn(self.send(ident, request.reply("progress", body, self.name)))
 
     def on_cancel(self, request_id: str) -> None:
         self.engine.cancel(request_id)

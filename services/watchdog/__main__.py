@@ -13,7 +13,7 @@ import xmlrpc.client
 from supervisor.xmlrpc import SupervisorTransport
 
 from shared import config as config_mod
-from shared.bus import Bus
+from shared.bus import Bus, spawn
 from shared.wire import WireError, decode
 
 WATCHED = ("gateway", "retrieval", "planner", "scheduler", "executor", "listener")
@@ -42,7 +42,7 @@ async def watch() -> None:
             except WireError:
                 continue
 
-    asyncio.create_task(listen())
+    spawn(listen())
     while True:
         await asyncio.sleep(timeout / 4)
         try:

@@ -1,0 +1,307 @@
+"""The running pipeline: real processes under supervisord, real ZeroMQ sockets.
+
+The planner stage runs the reference planner over tests/data/pipeline_cases.jsonl
+(a stage swapped by config, as a user would swap in another model), with a delay per
+line and some app latency on the simulated Mac so that kills land mid-request."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import msgpack
+import pytest
+import zmq
+
+from pippin.client import PipelineClient, down, supervisorctl, up
+from shared import config as config_mod
+from shared.bus import StageError
+from shared.wire import Message, decode, encode
+
+pytestmark = pytest.mark.slow
+CASES = Path(__file__).parent / "data" / "pipeline_cases.jsonl"
+STAGES = ("gateway", "retrieval", "planner", "scheduler", "executor")
+QUERIES = [json.loads(line)["query"] for line in CASES.read_text().splitlines()]
+
+
+def write_config(path: Path, *, transport: str = "ipc", curve: bool = False, base_port: int = 5550,
+                 extra: str = "") -> Path:
+    path.write_text(f"""
+[bus]
+transport = "{transport}"
+host = "127.0.0.1"
+base_port = {base_port}
+[security]
+curve = {str(curve).lower()}
+keys_dir = "{{run}}/keys"
+[planner]
+kind = "reference"
+cases = "{CASES}"
+line_delay_s = 0.15
+[executor]
+backend = "simulated"
+db = "{{run}}/simmac.sqlite"
+ledger = "{{run}}/ledger.sqlite"
+latency_s = {{ Contacts = 0.2, Messages = 0.2, Mail = 0.2 }}
+[scheduler]
+call_timeout_s = 15
+stream_timeout_s = 40
+[gateway]
+request_timeout_s = 60
+[watchdog]
+heartbeat_timeout_s = 4
+startup_grace_s = 3
+{extra}
+""")
+    return path
+
+
+class Pipeline:
+    def __init__(self, tmp: Path, **kw: object) -> None:
+        self.config_path = write_config(tmp / "pippin.toml", **kw)  # type: ignore[arg-type]
+        self.run_dir = tmp / "run"
+        os.environ["PIPPIN_CONFIG"] = str(self.config_path)
+        os.environ["PIPPIN_RUN"] = str(self.run_dir)
+        self.config = config_mod.load(self.config_path, self.run_dir)
+
+    def __enter__(self) -> Pipeline:
+        up(self.config, timeout_s=90)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        down(self.config)
+        os.environ.pop("PIPPIN_CONFIG", None)
+        os.environ.pop("PIPPIN_RUN", None)
+
+    def pid(self, stage: str) -> int:
+        return int(supervisorctl(self.config, "pid", stage).stdout.strip())
+
+    def effects(self) -> list[tuple[str, str]]:
+        db = sqlite3.connect(self.run_dir / "simmac.sqlite")
+        try:
+            return db.execute("SELECT call_key, kind FROM effects").fetchall()
+        finally:
+            db.close()
+
+    async def client(self) -> PipelineClient:
+        return PipelineClient(self.config)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+@pytest.fixture(scope="module")
+def pipe(tmp_path_factory: pytest.TempPathFactory):
+    with Pipeline(tmp_path_factory.mktemp("ipc")) as p:
+        yield p
+
+
+def test_a_request_goes_end_to_end(pipe: Pipeline) -> None:
+    async def go():
+        c = PipelineClient(pipe.config)
+        events = []
+        try:
+            result = await c.ask(QUERIES[0], on_progress=events.append)
+            stages = await c.status()
+        finally:
+            c.close()
+        return result, events, stages
+
+    result, events, stages = run(go())
+    assert [c["state"] for c in result["calls"]] == ["done", "done", "done"]
+    assert "ready to send in Messages" in result["answer"]
+    assert {e["kind"] for e in events} >= {"start", "done"}
+    assert all(stages[s]["ready"] for s in STAGES)
+    assert supervisorctl(pipe.config, "status").stdout.count("RUNNING") == 7
+
+
+BAD_FRAMES = [
+    [b"\xc1 not msgpack"],
+    [msgpack.packb([1, 2])],
+    [msgpack.packb({"v": 99, "type": "ask"})],
+    [msgpack.packb({"v": 1, "type": "launch_rockets", "rid": "x", "tid": "", "from": "", "mono": 0, "wall": 0,
+                    "body": {}})],
+    [msgpack.packb({"v": 1, "type": "execute", "rid": "x", "tid": "", "from": "", "mono": 0, "wall": 0,
+                    "body": {"idx": "one"}})],
+    [b"a", b"b", b"c"],
+    [b"\x00" * (5 * 1024 * 1024)],
+    [b""],
+]
+
+
+def test_malformed_frames_are_answered_and_every_stage_keeps_serving(pipe: Pipeline) -> None:
+    ctx = zmq.Context()
+    try:
+        for stage in STAGES:
+            sock = ctx.socket(zmq.DEALER)
+            sock.linger = 0
+            sock.connect(pipe.config.endpoint(stage))
+            for frames in BAD_FRAMES:
+                sock.send_multipart(frames)
+                assert sock.poll(5000), f"{stage} did not answer a bad frame"
+                reply = decode(sock.recv_multipart()[-1])
+                assert reply.type == "error" and "bad frame" in reply.body["message"], (stage, reply)
+            # a well-formed message of a type the stage does not serve: a clear error too
+            sock.send(encode(Message("audio", {"seq": 1, "pcm": b"", "rate": 16000}, "fz")))
+            assert sock.poll(5000)
+            assert decode(sock.recv_multipart()[-1]).type == "error"
+            sock.close()
+    finally:
+        ctx.destroy(linger=0)
+
+    async def go():
+        c = PipelineClient(pipe.config)
+        try:
+            result = await c.ask(QUERIES[2])
+            for _ in range(20):  # status comes from heartbeats, once a second
+                stages = await c.status()
+                if all(stages[s]["stats"]["bad_frames"] >= len(BAD_FRAMES) for s in STAGES):
+                    break
+                await asyncio.sleep(0.3)
+            return result, stages
+        finally:
+            c.close()
+
+    result, stages = run(go())
+    assert all(c["state"] == "done" for c in result["calls"])
+    for stage in STAGES:
+        assert stages[stage]["stats"]["bad_frames"] >= len(BAD_FRAMES), stage
+    for stage in ("bus", *STAGES):
+        assert "RUNNING" in supervisorctl(pipe.config, "status", stage).stdout
+
+
+@pytest.mark.parametrize("stage", ["planner", "scheduler", "executor", "retrieval", "gateway"])
+def test_killing_a_stage_mid_request_loses_nothing_and_sends_nothing_twice(pipe: Pipeline, stage: str) -> None:
+    rounds = 3
+
+    async def one_round(n: int) -> list[object]:
+        c = PipelineClient(pipe.config)
+        try:
+            asks = [asyncio.create_task(c.ask(q, request_id=f"kill-{stage}-{n}-{i}", timeout_s=90))
+                    for i, q in enumerate(QUERIES[:3])]
+            await asyncio.sleep(0.35 if stage != "retrieval" else 0.05)
+            os.kill(pipe.pid(stage), signal.SIGKILL)
+            return await asyncio.gather(*asks, return_exceptions=True)
+        finally:
+            c.close()
+
+    for n in range(rounds):
+        t0 = time.monotonic()
+        outcomes = run(one_round(n))
+        assert time.monotonic() - t0 < 95
+        for o in outcomes:
+            # Each request ends: a result, or a clear error naming the stage.
+            assert isinstance(o, dict) or (isinstance(o, StageError) and o.message), o
+            if isinstance(o, dict):
+                assert o["answer"]
+        run(_wait_ready(pipe))
+    keys = Counter(k for k, _ in pipe.effects())
+    assert keys and max(keys.values()) == 1, [k for k, v in keys.items() if v > 1]
+    ok = sum(isinstance(o, dict) for o in outcomes)
+    assert ok >= 1  # the pipeline recovers: the last round's requests come back
+
+
+async def _wait_ready(pipe: Pipeline) -> None:
+    c = PipelineClient(pipe.config)
+    try:
+        await c.wait_ready(60)
+    finally:
+        c.close()
+
+
+def test_a_stage_is_swapped_from_config_without_touching_the_rest(pipe: Pipeline, tmp_path: Path) -> None:
+    alt_cases = tmp_path / "alt.jsonl"
+    alt_cases.write_text(json.dumps({"id": "a", "query": QUERIES[0],
+                                     "plan": '1. maps_open_location("Ferry Building")\n2. join()'}) + "\n")
+    alt_config = tmp_path / "alt.toml"
+    alt_config.write_text(pipe.config_path.read_text().replace(str(CASES), str(alt_cases)))
+    original = pipe.config_path.read_text()
+    others = {s: pipe.pid(s) for s in STAGES if s != "planner"}
+    try:
+        pipe.config_path.write_text(original + f'\n[commands]\nplanner = "env PIPPIN_CONFIG={alt_config} '
+                                               f'{sys.executable} -m services.planner"\n')
+        assert supervisorctl(pipe.config, "restart", "planner").returncode == 0
+        run(_wait_ready(pipe))
+
+        async def go():
+            c = PipelineClient(pipe.config)
+            try:
+                return await c.ask(QUERIES[0])
+            finally:
+                c.close()
+
+        result = run(go())
+        assert [c["tool"] for c in result["calls"]] == ["maps_open_location"]
+        assert {s: pipe.pid(s) for s in others} == others
+    finally:
+        pipe.config_path.write_text(original)
+        supervisorctl(pipe.config, "restart", "planner")
+        run(_wait_ready(pipe))
+
+
+def test_the_watchdog_restarts_a_hung_stage(pipe: Pipeline) -> None:
+    before = pipe.pid("retrieval")
+    os.kill(before, signal.SIGSTOP)  # hung: still "RUNNING" to supervisord, but silent
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and pipe.pid("retrieval") in (before, 0):
+            time.sleep(0.5)
+        assert pipe.pid("retrieval") not in (before, 0), "the watchdog did not restart the hung stage"
+    finally:
+        try:
+            os.kill(before, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    run(_wait_ready(pipe))
+
+
+def test_tcp_with_curve_and_a_wrong_key_is_refused(tmp_path: Path) -> None:
+    port = 20000 + (os.getpid() % 2000) * 10
+    with Pipeline(tmp_path, transport="tcp", curve=True, base_port=port) as p:
+        async def go():
+            c = PipelineClient(p.config)
+            try:
+                return await c.ask(QUERIES[1])
+            finally:
+                c.close()
+
+        result = run(go())
+        assert [c["state"] for c in result["calls"]] == ["done", "done"]
+        assert p.config.endpoint("gateway") == f"tcp://127.0.0.1:{port + 2}"
+
+        intruder = tmp_path / "intruder"
+        intruder.mkdir()
+        zmq.auth.create_certificates(str(intruder), "client")
+        ctx = zmq.Context()
+        try:
+            for keyed in (True, False):
+                sock = ctx.socket(zmq.DEALER)
+                sock.linger = 0
+                if keyed:  # a key pair of its own, not among the authorized ones
+                    pub, sec = zmq.auth.load_certificate(str(intruder / "client.key_secret"))
+                    server_pub, _ = zmq.auth.load_certificate(str(p.config.keys_dir / "server.key"))
+                    sock.curve_publickey, sock.curve_secretkey, sock.curve_serverkey = pub, sec, server_pub
+                sock.connect(p.config.endpoint("gateway"))
+                sock.send(encode(Message("status", {}, "intruder")))
+                assert not sock.poll(3000), "a peer without the right key got an answer"
+                sock.close()
+        finally:
+            ctx.destroy(linger=0)
+
+
+def test_pippin_status_cli(pipe: Pipeline) -> None:
+    out = subprocess.run([sys.executable, "-m", "pippin.cli", "status"], capture_output=True, text=True,
+                         env={**os.environ, "PIPPIN_CONFIG": str(pipe.config_path), "PIPPIN_RUN": str(pipe.run_dir)},
+                         timeout=60)
+    lines = {line.split()[0]: line for line in out.stdout.splitlines()[1:]}
+    for stage in STAGES:
+        assert "RUNNING" in lines[stage] and " yes " in lines[stage], out.stdout
