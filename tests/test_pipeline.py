@@ -7,6 +7,7 @@ line and some app latency on the simulated Mac so that kills land mid-request.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -257,10 +258,8 @@ def test_the_watchdog_restarts_a_hung_stage(pipe: Pipeline) -> None:
             time.sleep(0.5)
         assert pipe.pid("retrieval") not in (before, 0), "the watchdog did not restart the hung stage"
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(before, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     run(_wait_ready(pipe))
 
 
