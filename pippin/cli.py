@@ -64,24 +64,57 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 @command("demo")
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Pippin's main job on the simulated Mac. Until the LLM planner is wired in, the demo
-    replays hand-written plans for its requests, and says so."""
-    from pippin.demo_requests import DEMO
-    from pippin.evaluation import run_on_fresh_mac, world_at
-    from shared.plan import parse_plan
+    """Pippin's main job on the simulated Mac: start the pipeline, send a few requests,
+    print plans, results and timings, stop it."""
+    import asyncio
+    import os
 
-    world = world_at(paths.default_world(), None)
-    print(f"Pippin demo on the simulated Mac (world: {paths.default_world()}, now {world['now']}).")
-    print("Planner: replaying hand-written reference plans (the LLM planner is not wired in yet).\n")
-    for query, plan in DEMO:
-        print(f"> {query}")
-        print("  " + plan.replace("\n", "\n  "))
-        effects, errors = run_on_fresh_mac(parse_plan(plan), world)
-        for e in sorted(effects):
-            print(f"  effect: {e}")
-        for err in errors:
-            print(f"  error: {err}")
-        print()
+    from pippin.client import PipelineClient, down, print_result, up
+    from pippin.demo_requests import DEMO
+    from shared import config as config_mod
+
+    run_dir = paths.RUN_DIR / "demo"
+    for state in ("simmac.sqlite", "ledger.sqlite"):  # a fresh simulated Mac each time
+        for suffix in ("", "-wal", "-shm"):
+            (run_dir / (state + suffix)).unlink(missing_ok=True)
+    config = config_mod.load(None, run_dir)
+    if args.planner == "reference":  # replay the demo's own plans (fast; for tests)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        cases = run_dir / "demo_cases.jsonl"
+        cases.write_text("".join(json.dumps({"id": f"demo{i}", "query": q, "plan": p}) + "\n"
+                                 for i, (q, p) in enumerate(DEMO)))
+        override = run_dir / "pippin.toml"
+        override.write_text(config.source.read_text().replace('kind = "llm"', 'kind = "reference"')  # type: ignore[union-attr]
+                            .replace('cases = ""', f'cases = "{cases}"'))
+        config = config_mod.load(override, run_dir)
+    os.environ["PIPPIN_RUN"] = str(run_dir)
+    if config.source:
+        os.environ["PIPPIN_CONFIG"] = str(config.source)
+    world = json.loads(paths.default_world().read_text())
+    print(f"Pippin demo: the pipeline on a simulated Mac ({paths.default_world()}, it is {world['now']}).")
+    print(f"Planner: {config.planner.get('kind')} {config.planner.get('model', '')}; "
+          f"outgoing messages are left as drafts. Starting the stages (first start loads the model)...")
+    t0 = time.perf_counter()
+    up(config, timeout_s=900)
+    print(f"All stages ready in {time.perf_counter() - t0:.1f}s.\n")
+
+    async def ask_all() -> None:
+        client = PipelineClient(config)
+        try:
+            for query, _plan in DEMO:
+                print(f"> {query}")
+                t = time.perf_counter()
+                result = await client.ask(query, timeout_s=600)
+                print_result(result)
+                print(f"(round trip {time.perf_counter() - t:.2f}s)\n")
+        finally:
+            client.close()
+
+    try:
+        asyncio.run(ask_all())
+    finally:
+        down(config)
+    print(f"Effects on the simulated Mac are in {run_dir / 'simmac.sqlite'} (table effects).")
     return 0
 
 
@@ -247,7 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="each stage: process, ready, heartbeat age, requests served, last error")
     sub.add_parser("keys", help="make the CurveZMQ key pairs")
     sub.add_parser("tools", help="list the 16 tools")
-    sub.add_parser("demo", help="run Pippin on the simulated Mac with a few requests")
+    d = sub.add_parser("demo", help="run the pipeline on the simulated Mac with a few requests")
+    d.add_argument("--planner", default="llm", choices=["llm", "reference"])
     return p
 
 

@@ -202,3 +202,13 @@ def test_graph_unit() -> None:
     g.start(2, 1.0)
     g.finish(2, error="boom")
     assert g.complete and g.nodes[2].state is State.FAILED
+
+
+def test_zoom_link_is_named_in_the_answer(world_path) -> None:
+    mac, sched, _ = make(world_path)
+    plan = parse_plan('1. get_zoom_meeting_link("Sync", "2026-11-25 11:00:00", 60, [])\n'
+                      '2. create_calendar_event("Sync", "2026-11-25 11:00:00", "2026-11-25 12:00:00", "$1", [], "", "")'
+                      "\n3. join()")
+    text = answer(asyncio.run(sched.run("z", plan)))
+    assert text.startswith("Zoom meeting created: https://zoom.us/j/")
+    assert "Created 'Sync' on Home, 2026-11-25 11:00:00 to 2026-11-25 12:00:00." in text

@@ -280,8 +280,9 @@ class SimulatedMac:
                      {"start": start_date, "end": end_date, "invitees": sorted(invitees),
                       "calendar": cal},
                      title=title, location=location, notes=notes, invites_sent=sent)
-        guests = f" with {', '.join(invitees)}" + ("" if sent or not invitees else
-                                                   " (invitations not sent yet)")
+        guests = ""
+        if invitees:
+            guests = f" with {', '.join(invitees)}" + ("" if sent else " (invitations not sent yet)")
         return f"Created '{title}' on {cal}, {start_date} to {end_date}{guests}."
 
     # ---- mail --------------------------------------------------------------------------

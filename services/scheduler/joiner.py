@@ -21,7 +21,7 @@ _ANSWER_PHRASES = {
 
 
 def _describe(c: CallReport) -> str:
-    if c.tool in _ANSWER_PHRASES and not c.has_dependents:
+    if c.tool in _ANSWER_PHRASES and (not c.has_dependents or c.tool == "get_zoom_meeting_link"):
         arg = c.args[0] if c.args else ""
         arg2 = c.args[1] if len(c.args) > 1 else ""
         return _ANSWER_PHRASES[c.tool].format(arg=arg, arg2=arg2, value=c.value)
