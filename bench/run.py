@@ -1,0 +1,49 @@
+"""`make bench`: every benchmark, written to bench/results.json and bench/results.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+from bench import bus_bench, pipeline_bench, planner_bench, scheduler_bench
+
+OUT = Path(__file__).parent
+
+
+def machine() -> str:
+    cpu = "?"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}"
+
+
+def main() -> None:
+    only = set(sys.argv[1:])
+    benches = {"scheduler": scheduler_bench.run, "bus": bus_bench.run, "pipeline": pipeline_bench.run,
+               "planner": planner_bench.run}
+    results: dict[str, object] = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M")}
+    for name, fn in benches.items():
+        if only and name not in only:
+            continue
+        print(f"bench {name}...", flush=True)
+        results[name] = fn()
+        print(json.dumps(results[name], indent=1), flush=True)
+    (OUT / "results.json").write_text(json.dumps(results, indent=1))
+    lines = [f"Measured {results['date']} on {results['machine']}.", "", "| benchmark | figure | value |",
+             "|---|---|---|"]
+    for name, figures in results.items():
+        if isinstance(figures, dict):
+            for k, v in figures.items():
+                lines.append(f"| {name} | {k} | {json.dumps(v) if isinstance(v, dict) else v} |")
+    (OUT / "results.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
