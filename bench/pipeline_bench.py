@@ -34,8 +34,8 @@ def run(rounds: int = 10) -> dict[str, Any]:
         cases.write_text("".join(json.dumps({"id": str(i), "query": q, "plan": p}) + "\n"
                                  for i, (q, p) in enumerate(DEMO)))
         cfg = tmp / "pippin.toml"
-        cfg.write_text(f'[planner]\nkind = "reference"\ncases = "{cases}"\n'
-                       '[executor]\nbackend = "simulated"\ndb = "{run}/simmac.sqlite"\nledger = "{run}/ledger.sqlite"\n')
+        cfg.write_text(f'[planner]\nkind = "reference"\ncases = "{cases}"\n[executor]\nbackend = "simulated"\n'
+                       'db = "{run}/simmac.sqlite"\nledger = "{run}/ledger.sqlite"\n')
         os.environ["PIPPIN_CONFIG"], os.environ["PIPPIN_RUN"] = str(cfg), str(tmp / "run")
         config = config_mod.load(cfg, tmp / "run")
         up(config, timeout_s=120)
