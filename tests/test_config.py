@@ -1,0 +1,40 @@
+from pathlib import Path
+
+import pytest
+
+from shared import config as config_mod
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "c.toml"
+    p.write_text(text)
+    return p
+
+
+def test_ipc_endpoints_live_in_the_run_dir(tmp_path: Path) -> None:
+    c = config_mod.load(write(tmp_path, ""), tmp_path / "run")
+    assert c.endpoint("planner") == f"ipc://{tmp_path / 'run' / 'planner.sock'}"
+    assert c.bind_endpoint("planner") == c.endpoint("planner")
+
+
+def test_tcp_endpoints_bind_everywhere_and_can_be_overridden(tmp_path: Path) -> None:
+    c = config_mod.load(write(tmp_path, '[bus]\ntransport = "tcp"\nhost = "10.0.0.2"\nbase_port = 7000\n'
+                                        '[endpoints]\nplanner = "tcp://10.0.0.5:7100"\n'), tmp_path)
+    assert c.endpoint("gateway") == "tcp://10.0.0.2:7002"
+    assert c.bind_endpoint("gateway") == "tcp://*:7002"
+    assert c.endpoint("planner") == "tcp://10.0.0.5:7100"
+    with pytest.raises(KeyError, match="unknown stage"):
+        c.endpoint("toaster")
+
+
+def test_run_dir_is_expanded_and_bad_toml_is_a_clear_error(tmp_path: Path) -> None:
+    c = config_mod.load(write(tmp_path, '[executor]\ndb = "{run}/x.sqlite"\n[commands]\nplanner = ""\n'), tmp_path)
+    assert c.executor["db"] == f"{tmp_path.resolve()}/x.sqlite"
+    assert c.commands == {}
+    with pytest.raises(SystemExit, match="not valid TOML"):
+        config_mod.load(write(tmp_path, "[bus\n"), tmp_path)
+
+
+def test_the_shipped_config_loads() -> None:
+    c = config_mod.load()
+    assert c.planner["model"] == "qwen-0.5b" and c.scheduler["policy"] == "draft"
