@@ -6,7 +6,6 @@ moment its line is complete, so lookups run while the model is still writing."""
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -14,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.executor.ledger import Executor, Outcome
-from services.planner.base import Planner, PlanRequest
+from services.planner.base import Planner, PlanRequest, PlanStream, calls_in_background
 from services.scheduler.engine import CallEvent, RequestResult, Scheduler, SchedulerSettings
 from services.scheduler.joiner import answer
-from shared.plan import Call, PlanSyntaxError, StreamingPlanParser
+from shared.plan import Call
 
 
 @dataclass
@@ -57,40 +56,14 @@ class LocalRun:
         }
 
 
-async def _calls_from_planner(planner: Planner, request: PlanRequest, sink: dict[str, Any]) -> AsyncIterator[Call]:
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[Call | BaseException | None] = asyncio.Queue()
-
-    def work() -> None:
-        parser = StreamingPlanParser()
-        text: list[str] = []
-        try:
-            for chunk in planner.stream(request):
-                text.append(chunk)
-                for item in parser.feed(chunk):
-                    if isinstance(item, Call):
-                        if sink.get("first_call") is None:
-                            sink["first_call"] = time.perf_counter()
-                        loop.call_soon_threadsafe(queue.put_nowait, item)
-            for item in parser.close():
-                if isinstance(item, Call):
-                    loop.call_soon_threadsafe(queue.put_nowait, item)
-        except (PlanSyntaxError, Exception) as e:
-            loop.call_soon_threadsafe(queue.put_nowait, e)
-        finally:
-            sink["text"] = "".join(text)
-            sink["plan_done"] = time.perf_counter()
-            loop.call_soon_threadsafe(queue.put_nowait, None)
-
-    threading.Thread(target=work, name="planner", daemon=True).start()
-    while True:
-        item = await queue.get()
-        if item is None:
-            return
-        if isinstance(item, BaseException):
-            sink["error"] = f"{type(item).__name__}: {item}"
-            raise item
-        yield item
+async def _timed_calls(planner: Planner, request: PlanRequest, record: PlanStream,
+                       sink: dict[str, float]) -> AsyncIterator[Call]:
+    try:
+        async for call in calls_in_background(planner, request, record):
+            sink.setdefault("first_call", time.perf_counter())
+            yield call
+    finally:
+        sink["plan_done"] = time.perf_counter()
 
 
 async def run_request(planner: Planner, executor: Executor, query: str, now: str, *,
@@ -103,7 +76,8 @@ async def run_request(planner: Planner, executor: Executor, query: str, now: str
         return await asyncio.to_thread(executor.execute, rid, idx, tool, args, deliver=deliver)
 
     sched = scheduler or Scheduler(execute, settings, on_event=events.append)
-    sink: dict[str, Any] = {}
-    result = await sched.run(request_id, _calls_from_planner(planner, PlanRequest(query, now), sink))
-    return LocalRun(request_id, query, sink.get("text", ""), result, answer(result), events,
-                    sink.get("plan_done", result.t_end), sink.get("first_call"), sink.get("error"))
+    sink: dict[str, float] = {}
+    record = PlanStream()
+    result = await sched.run(request_id, _timed_calls(planner, PlanRequest(query, now), record, sink))
+    return LocalRun(request_id, query, record.text, result, answer(result), events,
+                    sink.get("plan_done", result.t_end), sink.get("first_call"), record.error)

@@ -7,13 +7,11 @@ greedy, so a request sent again (after a restart) yields the same plan."""
 from __future__ import annotations
 
 import asyncio
-import threading
 from typing import Any
 
-from services.planner.base import Planner, PlanRequest
+from services.planner.base import Planner, PlanRequest, PlanStream, calls_in_background
 from shared.bus import Service, run_service
 from shared.config import Config
-from shared.plan import Call, StreamingPlanParser
 from shared.wire import Message
 
 
@@ -60,34 +58,15 @@ class PlannerService(Service):
         planner = self.planner
         b = msg.body
         request = PlanRequest(b["text"], b["now"], tuple(b["tools"]), tuple(b["examples"]))
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Call | None] = asyncio.Queue()
-        outcome: dict[str, Any] = {"text": "", "error": None}
-
-        def generate() -> None:
-            parser = StreamingPlanParser()
-            chunks: list[str] = []
-            try:
-                for chunk in planner.stream(request):
-                    chunks.append(chunk)
-                    for item in parser.feed(chunk):
-                        if isinstance(item, Call):
-                            loop.call_soon_threadsafe(queue.put_nowait, item)
-                for item in parser.close():
-                    if isinstance(item, Call):
-                        loop.call_soon_threadsafe(queue.put_nowait, item)
-            except Exception as e:
-                outcome["error"] = f"{type(e).__name__}: {e}"
-            finally:
-                outcome["text"] = "".join(chunks)
-                loop.call_soon_threadsafe(queue.put_nowait, None)
-
-        threading.Thread(target=generate, name="generate", daemon=True).start()
-        while (call := await queue.get()) is not None:
-            await self.send(ident, msg.reply("plan_call", {"idx": call.idx, "tool": call.tool,
-                                                           "args": list(call.args)}, self.name))
+        record = PlanStream()
+        try:
+            async for call in calls_in_background(planner, request, record):
+                await self.send(ident, msg.reply("plan_call", {"idx": call.idx, "tool": call.tool,
+                                                               "args": list(call.args)}, self.name))
+        except RuntimeError:
+            pass  # the error is in record.error, reported in plan_end
         stats = getattr(planner, "last", None)
-        await self.send(ident, msg.reply("plan_end", {"text": outcome["text"], "error": outcome["error"],
+        await self.send(ident, msg.reply("plan_end", {"text": record.text, "error": record.error,
                                                       "stats": dict(vars(stats)) if stats else {}}, self.name))
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from shared.plan import Call, StreamingPlanParser
 
 
 @dataclass(frozen=True)
@@ -22,3 +26,43 @@ class Planner(Protocol):
     def stream(self, request: PlanRequest) -> Iterator[str]:
         """Yields the plan text in chunks (tokens, or lines) as soon as they exist."""
         ...
+
+
+@dataclass
+class PlanStream:
+    """What a streamed plan left behind once it ended."""
+
+    text: str = ""
+    error: str | None = None
+
+
+async def calls_in_background(planner: Planner, request: PlanRequest, record: PlanStream) -> AsyncIterator[Call]:
+    """Run the (blocking) planner in a thread and yield each call as soon as its line is
+    parsed, so the event loop can start it while the model writes the rest. The full
+    text and any error end up in `record`; an error is raised after the calls before it."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[Call | None] = asyncio.Queue()
+
+    def generate() -> None:
+        parser = StreamingPlanParser()
+        chunks: list[str] = []
+        try:
+            for chunk in planner.stream(request):
+                chunks.append(chunk)
+                for item in parser.feed(chunk):
+                    if isinstance(item, Call):
+                        loop.call_soon_threadsafe(queue.put_nowait, item)
+            for item in parser.close():
+                if isinstance(item, Call):
+                    loop.call_soon_threadsafe(queue.put_nowait, item)
+        except Exception as e:
+            record.error = f"{type(e).__name__}: {e}"
+        finally:
+            record.text = "".join(chunks)
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    threading.Thread(target=generate, name="planner", daemon=True).start()
+    while (call := await queue.get()) is not None:
+        yield call
+    if record.error:
+        raise RuntimeError(f"the planner failed: {record.error}")

@@ -1,0 +1,48 @@
+"""`pippin ask --local`: planner thread -> streaming parser -> scheduler -> simulated Mac."""
+
+import asyncio
+import json
+import subprocess
+import sys
+
+from pippin.local import run_request
+from services.executor.ledger import Executor, Ledger
+from services.executor.simmac import SimulatedMac
+from services.planner.reference import ReferencePlanner
+
+PLAN = ('1. get_phone_number("Sid")\n2. create_note("Trip", "Pack", "")\n'
+        '3. send_sms(["$1"], "Landed.")\n4. join()')
+
+
+def test_calls_run_while_the_plan_is_still_written(world_path) -> None:
+    planner = ReferencePlanner({"q": PLAN}, line_delay_s=0.2)
+    run = asyncio.run(run_request(planner, Executor(SimulatedMac(":memory:", world_path), Ledger()), "q",
+                                  "2026-11-23 09:30:00"))
+    assert run.planner_error is None and run.plan_text.startswith("1. get_phone_number")
+    first = run.result.calls[0]
+    assert first.finished < run.t_plan_done - 0.3  # done long before the plan was
+    assert [c.state for c in run.result.calls] == ["done", "done", "done"]
+    assert run.to_json()["seconds"]["first_call_parsed"] < run.to_json()["seconds"]["plan"]
+
+
+def test_a_planner_crash_is_reported_and_earlier_calls_stand(world_path) -> None:
+    class Crashing:
+        name = "crashing"
+
+        def stream(self, request):
+            yield '1. create_note("Trip", "Pack", "")\n'
+            raise RuntimeError("out of memory")
+
+    mac = SimulatedMac(":memory:", world_path)
+    run = asyncio.run(run_request(Crashing(), Executor(mac, Ledger()), "q", "2026-11-23 09:30:00"))
+    assert run.planner_error == "RuntimeError: out of memory"
+    assert "the planner failed: RuntimeError: out of memory" in run.result.plan_errors[0]
+    assert [e.kind for e in mac.effects()] == ["note_create"]
+
+
+def test_pippin_ask_local_json() -> None:
+    out = subprocess.run([sys.executable, "-m", "pippin.cli", "ask", "--local", "--planner", "reference", "--json",
+                          "What's Sid's phone number?"], capture_output=True, text=True, timeout=120)
+    data = json.loads(out.stdout)
+    assert data["answer"] == "The number for Sid Jha is +14155550115."
+    assert data["calls"][0]["state"] == "done"
