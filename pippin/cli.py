@@ -176,8 +176,16 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     planner = _make_planner(args.planner, args)
     mac = SimulatedMac(args.mac_db or ":memory:", paths.default_world())
+
+    async def ask_user(call: object, call_args: tuple[object, ...]) -> bool:
+        if not sys.stdin.isatty():
+            print(f"not confirmed (no terminal to ask): {call.tool}{call_args}", file=sys.stderr)  # type: ignore[attr-defined]
+            return False
+        reply = await asyncio.to_thread(input, f"Send {call.tool}{call_args}? [y/N] ")  # type: ignore[attr-defined]
+        return reply.strip().lower() in ("y", "yes")
+
     run = asyncio.run(run_request(planner, Executor(mac, Ledger()), args.text, _now(args),  # type: ignore[arg-type]
-                                  settings=SchedulerSettings(policy=Policy(args.policy))))
+                                  settings=SchedulerSettings(policy=Policy(args.policy)), confirm=ask_user))
     if args.json:
         print(json.dumps(run.to_json()))
         return 0

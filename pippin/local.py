@@ -14,7 +14,7 @@ from typing import Any
 
 from services.executor.ledger import Executor, Outcome
 from services.planner.base import Planner, PlanRequest, PlanStream, calls_in_background
-from services.scheduler.engine import CallEvent, RequestResult, Scheduler, SchedulerSettings
+from services.scheduler.engine import CallEvent, ConfirmFn, RequestResult, Scheduler, SchedulerSettings
 from services.scheduler.joiner import answer
 from shared.plan import Call
 
@@ -68,14 +68,14 @@ async def _timed_calls(planner: Planner, request: PlanRequest, record: PlanStrea
 
 async def run_request(planner: Planner, executor: Executor, query: str, now: str, *,
                       settings: SchedulerSettings | None = None, request_id: str | None = None,
-                      scheduler: Scheduler | None = None) -> LocalRun:
+                      scheduler: Scheduler | None = None, confirm: ConfirmFn | None = None) -> LocalRun:
     request_id = request_id or uuid.uuid4().hex[:12]
     events: list[CallEvent] = []
 
     async def execute(rid: str, idx: int, tool: str, args: tuple[Any, ...], deliver: bool) -> Outcome:
         return await asyncio.to_thread(executor.execute, rid, idx, tool, args, deliver=deliver)
 
-    sched = scheduler or Scheduler(execute, settings, on_event=events.append)
+    sched = scheduler or Scheduler(execute, settings, confirm=confirm, on_event=events.append)
     sink: dict[str, float] = {}
     record = PlanStream()
     result = await sched.run(request_id, _timed_calls(planner, PlanRequest(query, now), record, sink))
