@@ -7,8 +7,14 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 CACHE=${PIPPIN_CACHE:-$HOME/.cache/pippin}
 LLAMA_VERSION=0.3.36
-# Portable x86-64-v3 build: a cached wheel must also run on another machine of this kind.
-LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+# On x86-64, a portable x86-64-v3 build: a cached wheel must also run on another machine of this
+# kind. Elsewhere (Apple silicon) llama.cpp's defaults (NEON, Metal) are right.
+if [ "$(uname -m)" = "x86_64" ]; then
+  LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+else
+  LLAMA_CMAKE_ARGS=""
+fi
+CORES=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
 mkdir -p "$CACHE/wheels"
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
@@ -19,7 +25,7 @@ if ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
   wheel=$(ls "$CACHE"/wheels/llama_cpp_python-$LLAMA_VERSION-*.whl 2>/dev/null | head -1 || true)
   if [ -z "$wheel" ]; then
     echo "setup: compiling llama-cpp-python $LLAMA_VERSION (once, about 6 minutes)..."
-    CMAKE_ARGS="$LLAMA_CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
+    CMAKE_ARGS="$LLAMA_CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL=$CORES \
       .venv/bin/python -m pip wheel --quiet --no-deps "llama-cpp-python==$LLAMA_VERSION" -w "$CACHE/wheels"
     wheel=$(ls "$CACHE"/wheels/llama_cpp_python-$LLAMA_VERSION-*.whl | head -1)
   fi
