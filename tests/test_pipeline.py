@@ -211,6 +211,14 @@ def test_killing_a_stage_mid_request_loses_nothing_and_sends_nothing_twice(pipe:
     assert ok >= 1  # the pipeline recovers: the last round's requests come back
 
 
+async def _ask(config: config_mod.Config, query: str) -> dict:
+    c = PipelineClient(config)
+    try:
+        return await c.ask(query)
+    finally:
+        c.close()
+
+
 async def _wait_ready(pipe: Pipeline) -> None:
     c = PipelineClient(pipe.config)
     try:
@@ -232,15 +240,7 @@ def test_a_stage_is_swapped_from_config_without_touching_the_rest(pipe: Pipeline
                                                f'{sys.executable} -m services.planner"\n')
         assert supervisorctl(pipe.config, "restart", "planner").returncode == 0
         run(_wait_ready(pipe))
-
-        async def go():
-            c = PipelineClient(pipe.config)
-            try:
-                return await c.ask(QUERIES[0])
-            finally:
-                c.close()
-
-        result = run(go())
+        result = run(_ask(pipe.config, QUERIES[0]))
         assert [c["tool"] for c in result["calls"]] == ["maps_open_location"]
         assert {s: pipe.pid(s) for s in others} == others
     finally:
@@ -266,14 +266,7 @@ def test_the_watchdog_restarts_a_hung_stage(pipe: Pipeline) -> None:
 def test_tcp_with_curve_and_a_wrong_key_is_refused(tmp_path: Path) -> None:
     port = 20000 + (os.getpid() % 2000) * 10
     with Pipeline(tmp_path, transport="tcp", curve=True, base_port=port) as p:
-        async def go():
-            c = PipelineClient(p.config)
-            try:
-                return await c.ask(QUERIES[1])
-            finally:
-                c.close()
-
-        result = run(go())
+        result = run(_ask(p.config, QUERIES[1]))
         assert [c["state"] for c in result["calls"]] == ["done", "done"]
         assert p.config.endpoint("gateway") == f"tcp://127.0.0.1:{port + 2}"
 

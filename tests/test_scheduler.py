@@ -212,3 +212,18 @@ def test_zoom_link_is_named_in_the_answer(world_path) -> None:
     text = answer(asyncio.run(sched.run("z", plan)))
     assert text.startswith("Zoom meeting created: https://zoom.us/j/")
     assert "Created 'Sync' on Home, 2026-11-25 11:00:00 to 2026-11-25 12:00:00." in text
+
+
+def test_policy_per_request_and_cancel_on_the_same_engine(world_path) -> None:
+    mac, sched, _ = make(world_path, latency={"Contacts": 0.3})  # engine default: draft
+    result = asyncio.run(sched.run("p-auto", PLAN, policy=Policy.AUTO))
+    assert result.ok and [r["status"] for r in mac.query("SELECT status FROM outbox")] == ["sent"]
+
+    async def go():
+        task = asyncio.create_task(sched.run("p-cancel", PLAN, policy=Policy.AUTO))
+        await asyncio.sleep(0.05)
+        assert sched.cancel("p-cancel")  # the engine that runs it is the one asked
+        return await task
+
+    assert asyncio.run(go()).cancelled
+    assert len(mac.query("SELECT status FROM outbox")) == 1

@@ -98,10 +98,8 @@ class SchedulerService(Service):
         plan = Message("plan", {"text": b["text"], "now": b["now"], "tools": b["tools"], "examples": b["examples"]},
                        msg.request_id, msg.trace_id, self.name)
         sink: dict[str, Any] = {"text": "", "seconds": None}
-        settings = SchedulerSettings(**{**vars(self.settings), "policy": Policy(b["policy"])})
-        engine = self.engine if settings.policy is self.settings.policy else Scheduler(
-            self._execute, settings, on_event=self._on_event)
-        result = await engine.run(msg.request_id, self._calls(plan, sink))
+        # One engine for every request, so a cancel always finds the request it names.
+        result = await self.engine.run(msg.request_id, self._calls(plan, sink), policy=Policy(b["policy"]))
         return result_body(sink["text"], result, sink["seconds"])
 
     async def _calls(self, plan: Message, sink: dict[str, Any]) -> AsyncIterator[Call]:

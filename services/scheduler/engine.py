@@ -113,7 +113,10 @@ class Scheduler:
         tool = graph.nodes[idx].call.tool if idx in graph.nodes else "?"
         self.on_event(CallEvent(kind, request_id, idx, tool, detail))
 
-    async def run(self, request_id: str, calls: AsyncIterable[Call] | Iterable[Call]) -> RequestResult:
+    async def run(self, request_id: str, calls: AsyncIterable[Call] | Iterable[Call], *,
+                  policy: Policy | None = None) -> RequestResult:
+        """Run one request's plan; `policy` overrides the settings' for this request only."""
+        policy = policy or self.settings.policy
         graph = PlanGraph(self.settings.max_calls)
         tasks: set[asyncio.Task[None]] = set()
         changed = asyncio.Event()
@@ -140,9 +143,9 @@ class Scheduler:
             try:
                 async with self._slot(tool.app):
                     if catalog.effect_of(call.tool, args) is Effect.OUTWARD:
-                        if self.settings.policy is Policy.AUTO:
+                        if policy is Policy.AUTO:
                             deliver = True
-                        elif self.settings.policy is Policy.CONFIRM:
+                        elif policy is Policy.CONFIRM:
                             deliver = bool(self.confirm and await self.confirm(call, args))
                             if not deliver:
                                 outcome = Outcome(False, "not done: you did not confirm it")
