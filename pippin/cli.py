@@ -169,23 +169,23 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return ask_pipeline(args)
     import asyncio
 
+    from pippin.client import ask_terminal
     from pippin.local import run_request
     from services.executor.ledger import Executor, Ledger
     from services.executor.simmac import SimulatedMac
     from services.scheduler.engine import Policy, SchedulerSettings
+    from shared.catalog import confirmation_question
+    from shared.plan import Call
 
     planner = _make_planner(args.planner, args)
     mac = SimulatedMac(args.mac_db or ":memory:", paths.default_world())
 
-    async def ask_user(call: object, call_args: tuple[object, ...]) -> bool:
-        if not sys.stdin.isatty():
-            print(f"not confirmed (no terminal to ask): {call.tool}{call_args}", file=sys.stderr)  # type: ignore[attr-defined]
-            return False
-        reply = await asyncio.to_thread(input, f"Send {call.tool}{call_args}? [y/N] ")  # type: ignore[attr-defined]
-        return reply.strip().lower() in ("y", "yes")
+    async def ask_user(rid: str, call: Call, call_args: tuple[object, ...]) -> bool:
+        return await ask_terminal(confirmation_question(call.tool, call_args))
 
     run = asyncio.run(run_request(planner, Executor(mac, Ledger()), args.text, _now(args),  # type: ignore[arg-type]
-                                  settings=SchedulerSettings(policy=Policy(args.policy)), confirm=ask_user))
+                                  settings=SchedulerSettings(policy=Policy(args.policy)), confirm=ask_user,
+                                  llm_joiner=args.joiner == "llm"))
     if args.json:
         print(json.dumps(run.to_json()))
         return 0
@@ -280,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--now")
     a.add_argument("--policy", default="draft", choices=["draft", "confirm", "auto"])
     a.add_argument("--mac-db", help="SQLite file of the simulated Mac (default: a fresh one in memory)")
+    a.add_argument("--joiner", default="rules", choices=["rules", "llm"],
+                   help="--local: llm lets the model replan once when a call fails (the pipeline: [scheduler] joiner)")
     _planner_options(a)
 
     u = sub.add_parser("up", help="start the pipeline under supervisord and wait until every stage is ready")

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,13 +66,24 @@ class PipelineClient:
 
     async def ask(self, text: str, *, request_id: str | None = None, now: str | None = None,
                   policy: str | None = None, timeout_s: float = 300,
-                  on_progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+                  on_progress: Callable[[dict[str, Any]], None] | None = None,
+                  on_confirm: Callable[[dict[str, Any]], Awaitable[bool]] | None = None) -> dict[str, Any]:
+        """Run a request on the pipeline. Under the confirm policy `on_confirm` is asked about
+        each outward call (a `confirm` body: question, tool, args); without it, nothing is sent.
+        A question asked again (a stage restarted) gets the first answer, not a second prompt."""
         self._start()
         msg = Message("ask", {"text": text, "now": now, "policy": policy}, request_id or new_id(), new_id(),
                       "client")
+        answers: dict[str, bool] = {}
         async for reply in self.gateway.stream(msg, timeout_s=timeout_s):
             if reply.type == "progress" and on_progress:
                 on_progress(reply.body)
+            elif reply.type == "confirm":
+                q = reply.body
+                same = f"{q['key']}|{q['tool']}|{q['args']!r}"
+                if same not in answers:
+                    answers[same] = bool(on_confirm and await on_confirm(q))
+                await self.gateway.tell(reply.reply("confirmed", {"key": q["key"], "yes": answers[same]}, "client"))
             elif reply.type == "result":
                 return reply.body
         raise StageError("gateway", "no result")
@@ -173,6 +184,15 @@ def print_result(result: dict[str, Any]) -> None:
     print(f"(plan {secs.get('plan')}s, total {secs.get('total')}s)")
 
 
+async def ask_terminal(question: str) -> bool:
+    """The confirm policy's prompt. Without a terminal to ask on, the answer is no."""
+    if not sys.stdin.isatty():
+        print(f"not confirmed (no terminal to ask): {question}", file=sys.stderr)
+        return False
+    reply = await asyncio.to_thread(input, f"Send: {question} [y/N] ")
+    return reply.strip().lower() in ("y", "yes")
+
+
 def ask_pipeline(args: Any) -> int:
     config = config_mod.load()
 
@@ -181,7 +201,8 @@ def ask_pipeline(args: Any) -> int:
         try:
             progress = None if args.json else (lambda p: print(f"  .. {p['kind']} {p['idx']}. {p['tool']}",
                                                                flush=True))
-            return await client.ask(args.text, now=args.now, policy=args.policy, on_progress=progress)
+            return await client.ask(args.text, now=args.now, policy=args.policy, on_progress=progress,
+                                    on_confirm=lambda q: ask_terminal(q["question"]))
         finally:
             client.close()
 

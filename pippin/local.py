@@ -16,6 +16,7 @@ from services.executor.ledger import Executor, Outcome
 from services.planner.base import Planner, PlanRequest, PlanStream, calls_in_background
 from services.scheduler.engine import CallEvent, ConfirmFn, RequestResult, Scheduler, SchedulerSettings
 from services.scheduler.joiner import answer
+from services.scheduler.replan import Action, DecideFn, ReplanFn, Round, replan_note, run_rounds
 from shared.plan import Call
 
 
@@ -31,9 +32,11 @@ class LocalRun:
     t_first_call_parsed: float | None
     planner_error: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    rounds: list[Round] = field(default_factory=list)  # more than one when the joiner replanned
+    replan_text: str = ""  # the new plan, if there was one
 
     def to_json(self) -> dict[str, Any]:
-        t0 = self.result.t_begin
+        t0 = (self.rounds[0].result if self.rounds else self.result).t_begin
         return {
             "request_id": self.request_id,
             "query": self.query,
@@ -48,6 +51,10 @@ class LocalRun:
                 for c in self.result.calls
             ],
             "answer": self.answer,
+            "replan": ({"plan": self.replan_text, "decisions": [r.decision for r in self.rounds],
+                        "first_calls": [{"idx": c.idx, "tool": c.tool, "state": c.state, "error": c.error}
+                                        for c in self.rounds[0].result.calls]}
+                       if len(self.rounds) > 1 else None),
             "seconds": {
                 "plan": round(self.t_plan_done - t0, 4),
                 "first_call_parsed": round(self.t_first_call_parsed - t0, 4) if self.t_first_call_parsed else None,
@@ -68,7 +75,10 @@ async def _timed_calls(planner: Planner, request: PlanRequest, record: PlanStrea
 
 async def run_request(planner: Planner, executor: Executor, query: str, now: str, *,
                       settings: SchedulerSettings | None = None, request_id: str | None = None,
-                      scheduler: Scheduler | None = None, confirm: ConfirmFn | None = None) -> LocalRun:
+                      scheduler: Scheduler | None = None, confirm: ConfirmFn | None = None,
+                      llm_joiner: bool = False) -> LocalRun:
+    """Plan and run one request. llm_joiner: when something fails, let the planner's model
+    decide Finish or Replan (services.scheduler.replan), if the planner has a `decide`."""
     request_id = request_id or uuid.uuid4().hex[:12]
     events: list[CallEvent] = []
 
@@ -78,6 +88,20 @@ async def run_request(planner: Planner, executor: Executor, query: str, now: str
     sched = scheduler or Scheduler(execute, settings, confirm=confirm, on_event=events.append)
     sink: dict[str, float] = {}
     record = PlanStream()
-    result = await sched.run(request_id, _timed_calls(planner, PlanRequest(query, now), record, sink))
-    return LocalRun(request_id, query, record.text, result, answer(result), events,
-                    sink.get("plan_done", result.t_end), sink.get("first_call"), record.error)
+    replan_record = PlanStream()
+    decide: DecideFn | None = None
+    replan: ReplanFn | None = None
+    if llm_joiner and hasattr(planner, "decide"):
+        async def decide(q: str, observations: str) -> Action:
+            return await asyncio.to_thread(planner.decide, q, observations)  # type: ignore[attr-defined]
+
+        def replan(rid: str, observations: str) -> AsyncIterator[Call]:
+            return calls_in_background(planner, PlanRequest(query, now, context=observations), replan_record)
+
+    rounds = await run_rounds(sched, request_id, query, _timed_calls(planner, PlanRequest(query, now), record, sink),
+                              decide=decide, replan=replan)
+    result = rounds[-1].result
+    text = "\n".join(filter(None, [answer(result), replan_note(rounds)]))
+    return LocalRun(request_id, query, record.text, result, text, events,
+                    sink.get("plan_done", result.t_end), sink.get("first_call"), record.error,
+                    rounds=rounds, replan_text=replan_record.text)

@@ -31,7 +31,7 @@ from shared.wire import Message, WireError, decode, encode, new_id
 
 log = logging.getLogger("pippin.bus")
 HEARTBEAT_S = 1.0
-TOPICS = (b"ready", b"hb", b"cancel", b"trace")
+TOPICS = (b"ready", b"hb", b"cancel", b"confirm", b"trace")
 
 
 _background: set[asyncio.Task[Any]] = set()
@@ -190,6 +190,10 @@ class Requester:
             self.resends += 1
             log.info("%s: %s restarted; resending %s %s", self.bus.name, self.target, p.msg.type, p.msg.request_id)
             spawn(self._send(p))
+
+    async def tell(self, msg: Message) -> None:
+        """Send a message that has no reply (an answer to a question the target asked)."""
+        await self.sock.send(encode(msg))
 
     async def stream(self, msg: Message, *, timeout_s: float, key: str | None = None) -> AsyncIterator[Message]:
         """Send `msg`, yield its replies until a terminal one. StageError on timeout or error."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class ParamType(enum.Enum):
@@ -286,3 +287,9 @@ def catalog_markdown() -> str:
     for t in TOOLS:
         rows.append(f"| `{t.name}` | {t.app} | {t.effect.value} | `{t.signature()}` |")
     return "\n".join(rows)
+
+
+def confirmation_question(tool: str, args: tuple[Any, ...] | list[Any]) -> str:
+    """What the user is asked before an outward call (confirm policy), every argument named."""
+    named = "; ".join(f"{p.name}: {v!r}" for p, v in zip(get(tool).params, args, strict=False))
+    return f"{tool.replace('_', ' ')}? ({named})"

@@ -28,7 +28,11 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     "ask": {"text": str, "now": (str, _OPT), "policy": (str, _OPT)},
     "accepted": {},
     "progress": {"kind": str, "idx": int, "tool": str, "detail": str},
-    "result": {"plan": str, "calls": list, "answer": str, "plan_errors": list, "seconds": dict},
+    "result": {"plan": str, "calls": list, "answer": str, "plan_errors": list, "seconds": dict,
+               "replan": (dict, _OPT)},
+    # the confirm policy: scheduler -> gateway -> client asks, client -> gateway -> bus answers
+    "confirm": {"key": str, "idx": int, "tool": str, "args": list, "question": str},
+    "confirmed": {"key": str, "yes": bool},
     "error": {"message": str, "stage": str},
     "status": {},
     "status_reply": {"stages": dict},
@@ -39,7 +43,9 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     # gateway <-> scheduler
     "run": {"text": str, "now": str, "tools": list, "examples": list, "policy": str},
     # scheduler <-> planner
-    "plan": {"text": str, "now": str, "tools": list, "examples": list},
+    "plan": {"text": str, "now": str, "tools": list, "examples": list, "context": (str, _OPT)},
+    "decide": {"text": str, "observations": str},
+    "decision": {"action": str},
     "plan_call": {"idx": int, "tool": str, "args": list},
     "plan_end": {"text": str, "error": (str, _OPT), "stats": dict},
     # scheduler <-> executor

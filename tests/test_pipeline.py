@@ -33,8 +33,13 @@ STAGES = ("gateway", "retrieval", "planner", "scheduler", "executor")
 QUERIES = [json.loads(line)["query"] for line in CASES.read_text().splitlines()]
 
 
+REFERENCE_PLANNER = f'''kind = "reference"
+cases = "{CASES}"
+line_delay_s = 0.15'''
+
+
 def write_config(path: Path, *, transport: str = "ipc", curve: bool = False, base_port: int = 5550,
-                 extra: str = "") -> Path:
+                 extra: str = "", planner: str = REFERENCE_PLANNER, joiner: str = "rules") -> Path:
     path.write_text(f"""
 [bus]
 transport = "{transport}"
@@ -44,9 +49,7 @@ base_port = {base_port}
 curve = {str(curve).lower()}
 keys_dir = "{{run}}/keys"
 [planner]
-kind = "reference"
-cases = "{CASES}"
-line_delay_s = 0.15
+{planner}
 [executor]
 backend = "simulated"
 db = "{{run}}/simmac.sqlite"
@@ -55,6 +58,7 @@ latency_s = {{ Contacts = 0.2, Messages = 0.2, Mail = 0.2 }}
 [scheduler]
 call_timeout_s = 15
 stream_timeout_s = 40
+joiner = "{joiner}"
 [gateway]
 request_timeout_s = 60
 [watchdog]
@@ -211,6 +215,49 @@ def test_killing_a_stage_mid_request_loses_nothing_and_sends_nothing_twice(pipe:
     assert ok >= 1  # the pipeline recovers: the last round's requests come back
 
 
+def test_confirm_policy_asks_the_client_and_sends_only_what_it_agreed_to(pipe: Pipeline) -> None:
+    def outbox() -> list[tuple[str, str, str]]:
+        db = sqlite3.connect(pipe.run_dir / "simmac.sqlite")
+        try:
+            return db.execute("SELECT kind, body, status FROM outbox").fetchall()
+        finally:
+            db.close()
+
+    before = outbox()
+    asked: list[dict] = []
+
+    async def go():
+        c = PipelineClient(pipe.config)
+
+        async def yes(q: dict) -> bool:
+            asked.append(q)
+            return True
+
+        async def no(q: dict) -> bool:
+            asked.append(q)
+            return False
+
+        try:
+            sent = await c.ask(QUERIES[0], policy="confirm", on_confirm=yes)  # texts Sid and Suhong
+            declined = await c.ask(QUERIES[2], policy="confirm", on_confirm=no)  # emails Priya
+            unasked = await c.ask(QUERIES[0], policy="confirm")  # no one to ask: nothing is sent
+        finally:
+            c.close()
+        return sent, declined, unasked
+
+    sent, declined, unasked = run(go())
+    assert [q["tool"] for q in asked] == ["send_sms", "compose_new_email"]
+    assert asked[0]["question"].startswith("send sms? (recipients: [") and "+1" in asked[0]["question"]
+    new = outbox()[len(before):]
+    assert [(kind, status) for kind, _, status in new] == [("sms", "sent")], new
+    sms = next(c for c in sent["calls"] if c["tool"] == "send_sms")
+    assert sms["state"] == "done"
+    email = next(c for c in declined["calls"] if c["tool"] == "compose_new_email")
+    assert email["state"] == "failed" and "you did not confirm it" in email["error"]
+    assert "you did not confirm it" in declined["answer"]
+    assert next(c for c in unasked["calls"] if c["tool"] == "send_sms")["state"] == "failed"
+
+
 async def _ask(config: config_mod.Config, query: str) -> dict:
     c = PipelineClient(config)
     try:
@@ -288,6 +335,24 @@ def test_tcp_with_curve_and_a_wrong_key_is_refused(tmp_path: Path) -> None:
                 sock.close()
         finally:
             ctx.destroy(linger=0)
+
+
+@pytest.mark.llm
+def test_the_llm_joiner_through_the_pipeline(tmp_path: Path) -> None:
+    """A real model (SmolLM2) plans, and decides Finish or Replan when a call fails: whatever
+    it decides, the request ends with an answer and no action is done twice."""
+    planner = 'kind = "llm"\nmodel = "smollm2-135m"\nmax_tokens = 160\nmax_calls = 6'
+    with Pipeline(tmp_path, planner=planner, joiner="llm", base_port=5700) as p:
+        result = run(_ask(p.config, "text Zorblax Quuxington that I am running late"))
+        assert result["answer"]
+        if "replan" in result:
+            assert result["replan"]["decisions"][0] == "replan" and "FAILED" in result["replan"]["first_results"]
+        db = sqlite3.connect(p.run_dir / "simmac.sqlite")
+        try:
+            actions = db.execute("SELECT tool, structured FROM effects").fetchall()
+        finally:
+            db.close()
+        assert len(actions) == len(set(actions)), actions
 
 
 def test_pippin_status_cli(pipe: Pipeline) -> None:

@@ -133,7 +133,7 @@ def test_cancel_stops_what_has_not_started(world_path) -> None:
 def test_confirmation_policy(world_path, policy, agree, status) -> None:
     asked = []
 
-    async def confirm(call, args):
+    async def confirm(rid, call, args):
         asked.append((call.tool, args))
         return agree
 

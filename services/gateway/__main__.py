@@ -56,6 +56,8 @@ class GatewayService(Service):
             await self.send(ident, msg.reply("accepted", {}, self.name))
         elif msg.type == "ask":
             await self._ask(ident, msg)
+        elif msg.type == "confirmed":  # the user's answer, for the scheduler that asked
+            await self.publish(b"confirm", Message("confirmed", msg.body, msg.request_id, msg.trace_id, self.name))
         else:
             await self.error(ident, msg.request_id, f"the gateway does not take {msg.type!r} messages")
 
@@ -97,9 +99,9 @@ class GatewayService(Service):
                                 "policy": b.get("policy") or self.config.scheduler.get("policy", "draft")},
                         self.name)
         async for reply in self.scheduler.stream(run, timeout_s=self.timeout_s):
-            if reply.type == "progress":
+            if reply.type in ("progress", "confirm"):
                 for asker, request in self.askers.get(msg.request_id, []):
-                    await self.send(asker, request.reply("progress", reply.body, self.name))
+                    await self.send(asker, request.reply(reply.type, reply.body, self.name))
             elif reply.type == "result":
                 return reply.body
         raise StageError("scheduler", "ended without a result")

@@ -47,17 +47,26 @@ class PlannerService(Service):
         self.planner = make_planner(self.config.planner)
 
     async def handle(self, ident: bytes, msg: Message) -> None:
-        if msg.type != "plan":
+        if msg.type not in ("plan", "decide"):
             await self.error(ident, msg.request_id, f"planner does not take {msg.type!r} messages")
             return
         async with self._one_at_a_time:
-            await self._plan(ident, msg)
+            if msg.type == "plan":
+                await self._plan(ident, msg)
+            else:
+                await self._decide(ident, msg)
+
+    async def _decide(self, ident: bytes, msg: Message) -> None:
+        """The joiner's Finish/Replan step. A planner without a model always finishes."""
+        decide = getattr(self.planner, "decide", None)
+        action = await asyncio.to_thread(decide, msg.body["text"], msg.body["observations"]) if decide else "finish"
+        await self.send(ident, msg.reply("decision", {"action": action}, self.name))
 
     async def _plan(self, ident: bytes, msg: Message) -> None:
         assert self.planner is not None
         planner = self.planner
         b = msg.body
-        request = PlanRequest(b["text"], b["now"], tuple(b["tools"]), tuple(b["examples"]))
+        request = PlanRequest(b["text"], b["now"], tuple(b["tools"]), tuple(b["examples"]), b.get("context") or "")
         record = PlanStream()
         try:
             async for call in calls_in_background(planner, request, record):

@@ -18,6 +18,9 @@ class PlanRequest:
     # Tool and example subsets chosen by retrieval; empty means "all tools, default examples".
     tools: tuple[str, ...] = ()
     examples: tuple[str, ...] = field(default=())
+    # A replan: the earlier plan of this request with each call's result (see
+    # services.scheduler.replan.observations); empty for a first plan.
+    context: str = ""
 
 
 class Planner(Protocol):

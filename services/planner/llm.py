@@ -6,6 +6,7 @@ the KV cache (llama-cpp-python reuses the longest common token prefix)."""
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from typing import Any
 
 from services.planner.base import PlanRequest
 from services.planner.grammar import plan_grammar
-from services.planner.prompt import TEMPLATES, build_prompt
+from services.planner.prompt import TEMPLATES, build_prompt, decide_prompt
 from shared import models
 from shared.plan import Call, PlanSyntaxError, parse_line
 
@@ -77,6 +78,10 @@ class LlmPlanner:
                           n_batch=512, lora_path=s.lora_path, verbose=False, seed=0)
         self._grammar_cls = LlamaGrammar
         self._grammars: dict[tuple[str, ...], Any] = {}
+        self._decide_grammar: Any = None
+        # One llama.cpp context: a plan still finishing in its thread and a decide() or
+        # summarize() from another must not touch it at once.
+        self._busy = threading.RLock()
         self.last = PlanStats()
         self.prefix_state = self.warm_prefix() if s.prefix_reuse else "off"
 
@@ -120,10 +125,14 @@ class LlmPlanner:
         return self._grammars[tools]
 
     def prompt_text(self, request: PlanRequest) -> str:
-        return build_prompt(request.query, request.now, request.tools,
-                            request.examples or None).render(self.settings.template)  # type: ignore[arg-type]
+        return build_prompt(request.query, request.now, request.tools, request.examples or None,  # type: ignore[arg-type]
+                            request.context).render(self.settings.template)
 
     def stream(self, request: PlanRequest) -> Iterator[str]:
+        with self._busy:
+            yield from self._stream(request)
+
+    def _stream(self, request: PlanRequest) -> Iterator[str]:
         s = self.settings
         text = self.prompt_text(request)
         tokens = self._llm.tokenize(text.encode(), add_bos=False, special=True)
@@ -173,9 +182,20 @@ class LlmPlanner:
         stats.seconds_total = time.perf_counter() - t0
         self.last = stats
 
+    def decide(self, query: str, observations: str) -> str:
+        """The joiner's model step: "finish" or "replan", decoded under a two-word grammar."""
+        if self._decide_grammar is None:
+            self._decide_grammar = self._grammar_cls.from_string('root ::= "Finish" | "Replan"', verbose=False)
+        prompt = decide_prompt(query, observations).render(self.settings.template)
+        with self._busy:
+            out = self._llm.create_completion(prompt, max_tokens=4, temperature=0.0, top_k=1, stop=STOP,
+                                              grammar=self._decide_grammar)
+        return "replan" if out["choices"][0]["text"].strip().lower().startswith("replan") else "finish"
+
     def summarize(self, text: str, max_tokens: int = 80) -> str:
         """A short summary of a document, for summarize_pdf on a machine with this model."""
         prompt = ("<|im_start|>user\nSummarize this document in one or two sentences.\n\n"
                   f"{text[:6000]}<|im_end|>\n<|im_start|>assistant\n")
-        out = self._llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.0, stop=STOP)
+        with self._busy:
+            out = self._llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.0, stop=STOP)
         return out["choices"][0]["text"].strip()

@@ -52,8 +52,24 @@ def date_context(now: str) -> str:
     return f"Now: {t:%A} {t:%Y-%m-%d %H:%M}. Next days: " + ", ".join(days) + "."
 
 
-def user_turn(query: str, now: str) -> str:
-    return f"{date_context(now)}\nRequest: {query}"
+def user_turn(query: str, now: str, context: str = "") -> str:
+    turn = f"{date_context(now)}\nRequest: {query}"
+    if context:
+        turn += (f"\nAn earlier plan for this request ran with these results:\n{context}\n"
+                 "Write a new plan for the whole request that avoids these failures. "
+                 "Calls written exactly as before are not run again.")
+    return turn
+
+
+DECIDE_SYSTEM = """You check the results of a plan that was run for a user's request on their Mac.
+Answer Replan if a different plan would likely succeed where this one failed: a name spelled another way, \
+a file under another name, a step that was missing or wrong.
+Answer Finish if the results do what was asked, or if no plan could do better (the tools cannot do it, \
+the person or file does not exist, the user declined)."""
+
+
+def decide_prompt(query: str, observations: str) -> Prompt:
+    return Prompt(DECIDE_SYSTEM, (), f"Request: {query}\nResults:\n{observations}\nFinish or Replan?")
 
 
 @dataclass(frozen=True)
@@ -80,7 +96,7 @@ TEMPLATES = ("chatml", "alpaca")
 
 
 def build_prompt(query: str, now: str, tools: Sequence[str] = (),
-                 examples: Sequence[Example] | None = None) -> Prompt:
+                 examples: Sequence[Example] | None = None, context: str = "") -> Prompt:
     """tools: the subset to offer (all, in catalog order, when empty). Catalog order is kept
     so that requests retrieving the same tools share the longest prefix."""
     chosen = [n for n in catalog.TOOL_NAMES if not tools or n in tools]
@@ -89,4 +105,4 @@ def build_prompt(query: str, now: str, tools: Sequence[str] = (),
         f"{RULES}\n\nTools:\n{tool_section(chosen)}"
     )
     shots = tuple((user_turn(e.query, EXAMPLE_NOW), e.plan) for e in (EXAMPLES if examples is None else examples))
-    return Prompt(system, shots, user_turn(query, now))
+    return Prompt(system, shots, user_turn(query, now, context))

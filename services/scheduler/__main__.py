@@ -2,6 +2,11 @@
 calls as they stream in (services.scheduler.engine), reporting `progress` and a final
 `result` to the gateway.
 
+Under the confirm policy it sends the asker a `confirm` question for each outward call
+and waits for the `confirmed` answer, which comes back over the bus. With
+[scheduler] joiner = "llm", a plan that fell short is shown to the planner's model,
+which may replan once (services.scheduler.replan).
+
 A `run` sent again for a request already running is joined to it; one already done is
 answered from memory; after a restart it is run again, and the executor's ledger
 makes sure no call acts twice."""
@@ -14,27 +19,36 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from services.executor.ledger import Outcome
-from services.scheduler.engine import CallEvent, Policy, RequestResult, Scheduler, SchedulerSettings
+from services.scheduler.engine import CallEvent, Policy, Scheduler, SchedulerSettings
 from services.scheduler.joiner import answer
+from services.scheduler.replan import Action, Round, observations, origin_id, replan_note, round_id, run_rounds
+from shared import catalog
 from shared.bus import Service, run_service, spawn
 from shared.config import Config
 from shared.plan import Call, render_plan
 from shared.wire import Message
 
 KEEP_RESULTS = 256
+MAX_REPLANS = 1
 
 
-def result_body(plan_text: str, result: RequestResult, plan_seconds: float | None) -> dict[str, Any]:
-    t0 = result.t_begin
-    return {
-        "plan": plan_text,
+def result_body(plan_texts: list[str], rounds: list[Round], plan_seconds: float | None) -> dict[str, Any]:
+    result = rounds[-1].result
+    t0 = rounds[0].result.t_begin
+    body: dict[str, Any] = {
+        "plan": plan_texts[-1],
         "calls": [{"idx": c.idx, "tool": c.tool, "args": list(c.args), "state": c.state, "result": c.value,
                    "error": c.error, "start_s": round(c.started - t0, 4) if c.started else None,
-                   "end_s": round(c.finished - t0, 4) if c.finished else None} for c in result.calls],
-        "answer": answer(result),
+                   "end_s": round(c.finished - t0, 4) if c.finished else None, "reused": c.reused}
+                  for c in result.calls],
+        "answer": "\n".join(filter(None, [answer(result), replan_note(rounds)])),
         "plan_errors": result.plan_errors,
         "seconds": {"plan": plan_seconds, "total": round(result.t_end - t0, 4)},
     }
+    if len(rounds) > 1:
+        body["replan"] = {"first_plan": plan_texts[0], "decisions": [r.decision for r in rounds],
+                          "first_results": observations(rounds[0].result)}
+    return body
 
 
 class SchedulerService(Service):
@@ -46,12 +60,16 @@ class SchedulerService(Service):
         self.settings = SchedulerSettings(policy=Policy(s.get("policy", "draft")),
                                           call_timeout_s=float(s.get("call_timeout_s", 30)),
                                           stream_timeout_s=float(s.get("stream_timeout_s", 180)))
-        self.planner = self.requester("planner", terminal={"plan_end"})
+        self.joiner = str(s.get("joiner", "rules"))  # "rules", or "llm": the model may replan once
+        self.confirm_timeout_s = float(s.get("confirm_timeout_s", 120))
+        self.planner = self.requester("planner", terminal={"plan_end", "decision"})
         self.executor = self.requester("executor", terminal={"outcome"},
                                        key=lambda m: f"{m.request_id}/{m.body.get('idx')}")
-        self.engine = Scheduler(self._execute, self.settings, on_event=self._on_event)
+        self.engine = Scheduler(self._execute, self.settings, confirm=self._confirm, on_event=self._on_event)
         self.listeners: dict[str, list[tuple[bytes, Message]]] = {}
         self.finished: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.waiting: dict[str, asyncio.Future[bool]] = {}  # confirm key -> the user's answer
+        self.cancelled: OrderedDict[str, None] = OrderedDict()  # so a cancelled request is not replanned
 
     async def _execute(self, rid: str, idx: int, tool: str, args: tuple[Any, ...], deliver: bool) -> Outcome:
         msg = Message("execute", {"idx": idx, "tool": tool, "args": list(args), "deliver": deliver}, rid,
@@ -59,13 +77,43 @@ class SchedulerService(Service):
         reply = await self.executor.call(msg, timeout_s=self.settings.call_timeout_s, key=f"{rid}/{idx}")
         return Outcome(reply.body["ok"], reply.body["value"], reply.body["replayed"])
 
+    async def _confirm(self, rid: str, call: Call, args: tuple[Any, ...]) -> bool | str:
+        askers = self.listeners.get(origin_id(rid), [])
+        if not askers:
+            return "nobody was there to confirm it"
+        key = f"{rid}/{call.idx}"
+        answer_ = self.waiting[key] = asyncio.get_running_loop().create_future()
+        body = {"key": key, "idx": call.idx, "tool": call.tool, "args": list(args),
+                "question": catalog.confirmation_question(call.tool, args)}
+        for ident, request in askers:
+            await self.send(ident, request.reply("confirm", body, self.name))
+        try:
+            return await asyncio.wait_for(answer_, self.confirm_timeout_s)
+        except TimeoutError:
+            return f"no answer to the confirmation within {self.confirm_timeout_s:g} s"
+        finally:
+            self.waiting.pop(key, None)
+
+    def extra_topics(self) -> tuple[bytes, ...]:
+        return (b"confirm",)
+
+    def on_bus(self, topic: bytes, msg: Message) -> None:
+        if topic == b"confirm" and msg.type == "confirmed":
+            waiter = self.waiting.get(msg.body["key"])
+            if waiter is not None and not waiter.done():
+                waiter.set_result(msg.body["yes"])
+
     def _on_event(self, event: CallEvent) -> None:
-        for ident, request in self.listeners.get(event.request_id, []):
+        for ident, request in self.listeners.get(origin_id(event.request_id), []):
             body = {"kind": event.kind, "idx": event.idx, "tool": event.tool, "detail": event.detail[:2000]}
             spawn(self.send(ident, request.reply("progress", body, self.name)))
 
     def on_cancel(self, request_id: str) -> None:
-        self.engine.cancel(request_id)
+        self.cancelled[request_id] = None
+        while len(self.cancelled) > KEEP_RESULTS:
+            self.cancelled.popitem(last=False)
+        for n in range(MAX_REPLANS + 1):
+            self.engine.cancel(round_id(request_id, n))
 
     async def handle(self, ident: bytes, msg: Message) -> None:
         if msg.type != "run":
@@ -77,10 +125,6 @@ class SchedulerService(Service):
             return
         if rid in self.listeners:  # the same request again: answer both askers
             self.listeners[rid].append((ident, msg))
-            return
-        if msg.body["policy"] == "confirm":
-            await self.error(ident, rid, "the confirm policy needs an interactive session: "
-                                         "use `pippin ask --local --policy confirm`, or draft / auto")
             return
         self.listeners[rid] = [(ident, msg)]
         try:
@@ -95,12 +139,28 @@ class SchedulerService(Service):
 
     async def _run(self, msg: Message) -> dict[str, Any]:
         b = msg.body
-        plan = Message("plan", {"text": b["text"], "now": b["now"], "tools": b["tools"], "examples": b["examples"]},
-                       msg.request_id, msg.trace_id, self.name)
-        sink: dict[str, Any] = {"text": "", "seconds": None}
+        sinks: list[dict[str, Any]] = []
+
+        def plan_calls(rid: str, context: str | None = None) -> AsyncIterator[Call]:
+            body = {"text": b["text"], "now": b["now"], "tools": b["tools"], "examples": b["examples"],
+                    "context": context}
+            sinks.append({"text": "", "seconds": None})
+            return self._calls(Message("plan", body, rid, msg.trace_id, self.name), sinks[-1])
+
+        async def decide(query: str, observations: str) -> Action:
+            if msg.request_id in self.cancelled:
+                return "finish"
+            ask = Message("decide", {"text": query, "observations": observations}, f"{msg.request_id}~decide",
+                          msg.trace_id, self.name)
+            reply = await self.planner.call(ask, timeout_s=self.settings.stream_timeout_s)
+            return "replan" if reply.body["action"] == "replan" else "finish"
+
+        llm = self.joiner == "llm"
         # One engine for every request, so a cancel always finds the request it names.
-        result = await self.engine.run(msg.request_id, self._calls(plan, sink), policy=Policy(b["policy"]))
-        return result_body(sink["text"], result, sink["seconds"])
+        rounds = await run_rounds(self.engine, msg.request_id, b["text"], plan_calls(msg.request_id),
+                                  policy=Policy(b["policy"]), decide=decide if llm else None,
+                                  replan=plan_calls if llm else None, max_replans=MAX_REPLANS)
+        return result_body([s["text"] for s in sinks], rounds, sinks[0]["seconds"])
 
     async def _calls(self, plan: Message, sink: dict[str, Any]) -> AsyncIterator[Call]:
         """The planner's stream as calls. After a planner restart the plan comes again

@@ -30,7 +30,9 @@ class Policy(enum.Enum):
 
 
 ExecuteFn = Callable[[str, int, str, tuple[Any, ...], bool], Awaitable[Outcome]]
-ConfirmFn = Callable[[Call, tuple[Any, ...]], Awaitable[bool]]
+# Asked before an outward call under the confirm policy: True sends it, False leaves it
+# undone ("you did not confirm it"), a string leaves it undone and says why.
+ConfirmFn = Callable[[str, Call, tuple[Any, ...]], Awaitable[bool | str]]
 EventFn = Callable[["CallEvent"], None]
 
 
@@ -64,6 +66,12 @@ class CallReport:
     started: float | None
     finished: float | None
     has_dependents: bool
+    reused: bool = False  # the same call ran in an earlier round of this request; its outcome was reused
+
+
+def call_key(tool: str, args: tuple[Any, ...]) -> str:
+    """What makes two calls the same action: the tool and its resolved arguments."""
+    return repr((tool, args))
 
 
 @dataclass
@@ -114,9 +122,13 @@ class Scheduler:
         self.on_event(CallEvent(kind, request_id, idx, tool, detail))
 
     async def run(self, request_id: str, calls: AsyncIterable[Call] | Iterable[Call], *,
-                  policy: Policy | None = None) -> RequestResult:
-        """Run one request's plan; `policy` overrides the settings' for this request only."""
+                  policy: Policy | None = None, reuse: dict[str, Outcome] | None = None) -> RequestResult:
+        """Run one request's plan; `policy` overrides the settings' for this request only.
+        `reuse` maps call_key()s of calls already run for this request (a replan) to their
+        outcomes: such a call is not run again, its outcome stands."""
         policy = policy or self.settings.policy
+        reuse = reuse or {}
+        reused: set[int] = set()
         graph = PlanGraph(self.settings.max_calls)
         tasks: set[asyncio.Task[None]] = set()
         changed = asyncio.Event()
@@ -140,17 +152,23 @@ class Scheduler:
             args = graph.resolved_args(call)
             tool = catalog.get(call.tool)
             deliver = False
+            earlier = reuse.get(call_key(call.tool, args))
+            if earlier is not None:
+                reused.add(call.idx)
+                graph.nodes[call.idx].started = time.perf_counter()
+                finish(call, earlier)
+                return
             try:
                 async with self._slot(tool.app):
                     if catalog.effect_of(call.tool, args) is Effect.OUTWARD:
                         if policy is Policy.AUTO:
                             deliver = True
                         elif policy is Policy.CONFIRM:
-                            deliver = bool(self.confirm and await self.confirm(call, args))
+                            verdict = await self.confirm(request_id, call, args) if self.confirm else False
+                            deliver = verdict is True
                             if not deliver:
-                                outcome = Outcome(False, "not done: you did not confirm it")
-                                handle(graph.finish(call.idx, error=outcome.value, at=time.perf_counter()))
-                                self._emit("failed", request_id, graph, call.idx, outcome.value)
+                                why = verdict if isinstance(verdict, str) else "you did not confirm it"
+                                finish(call, Outcome(False, f"not done: {why}"))
                                 return
                     graph.nodes[call.idx].started = time.perf_counter()
                     self._emit("start", request_id, graph, call.idx)
@@ -168,6 +186,9 @@ class Scheduler:
                 return
             except Exception as e:
                 outcome = Outcome(False, f"{type(e).__name__}: {e}")
+            finish(call, outcome)
+
+        def finish(call: Call, outcome: Outcome) -> None:
             now = time.perf_counter()
             if outcome.ok:
                 progress = graph.finish(call.idx, result=outcome.value, at=now)
@@ -231,8 +252,10 @@ class Scheduler:
         for node in graph.nodes.values():
             if node.state is State.WAITING:
                 node.state, node.error = State.SKIPPED, "its inputs never became available"
-        return RequestResult(request_id, self._reports(graph), plan_errors, graph.cancelled, t_begin,
-                             time.perf_counter())
+        reports = self._reports(graph)
+        for report in reports:
+            report.reused = report.idx in reused
+        return RequestResult(request_id, reports, plan_errors, graph.cancelled, t_begin, time.perf_counter())
 
     @staticmethod
     def _pending(graph: PlanGraph) -> bool:

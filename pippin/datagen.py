@@ -1,0 +1,484 @@
+"""Training data: requests with reference plans, made from a seed by Pippin's own code.
+
+Each sample is one to three intents (text someone, email a file, add an event, remind,
+notes, maps, Zoom, summaries, lookups) or a request no tool serves, phrased in one of
+several styles (imperative, polite, spoken with fillers and self-corrections, indirect),
+asked at a random moment so relative dates must be resolved. People, files, notes and
+places are synthetic, never the evaluation world's, so a model learns the skill, not the
+names. Every plan passes the validator; the eval queries never appear (see overlap()).
+
+Plans follow the conventions of ../shared/eval/README.md (lookups first, 60-minute
+meetings, all-day reminders, Zoom link as the event location, ...)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shared.plan import render_plan
+from shared.validate import DATETIME_FORMAT, validate_plan
+
+FIRST = ["Alex", "Bianca", "Chen", "Dario", "Elif", "Farah", "Gideon", "Hiro", "Ines", "Jonas", "Keiko", "Luca",
+         "Mira", "Nadia", "Oscar", "Petra", "Quinn", "Rafael", "Sana", "Tobias", "Uma", "Viktor", "Wren", "Yusuf",
+         "Zara", "Amara", "Bruno", "Celine", "Dmitri", "Esme", "Felix", "Greta", "Hamid", "Isla", "Jasper",
+         "Kira", "Leon", "Marisol", "Nikhil", "Olga", "Pablo", "Rosa", "Stellan", "Talia", "Ulrich", "Vera",
+         "Wendell", "Ximena", "Yara", "Zeke", "Anouk", "Bashir", "Cleo", "Dev", "Fatima", "Gus", "Harriet"]
+LAST = ["Okafor", "Lindqvist", "Moreau", "Tanaka", "Rossi", "Novak", "Haddad", "Kowalski", "Fernandes", "Brandt",
+        "Iyer", "Mensah", "Castillo", "Duarte", "Nakamura", "Sorensen", "Abbott", "Varga", "Quintero", "Whitfield",
+        "Achebe", "Bergstrom", "Calloway", "Delacroix", "Esposito", "Fitzgerald", "Guerrero", "Holm"]
+RELATIONS = ["Dad", "Grandma", "my sister", "my brother", "my landlord", "my dentist"]
+FILES = ["budget spreadsheet", "onboarding checklist", "grant proposal", "floor plan", "tax return",
+         "travel itinerary", "pitch deck", "rental agreement", "design spec", "incident report", "syllabus",
+         "insurance policy", "project timeline", "research paper", "invoice from March", "wedding photos",
+         "offer letter", "release notes", "quarterly forecast", "lab results"]
+PDFS = ["grant proposal", "research paper", "insurance policy", "design spec", "incident report", "syllabus",
+        "lab results", "offer letter", "whitepaper draft", "user study"]
+NOTES = ["Packing list", "Book ideas", "Gift ideas", "Recipes to try", "Meeting notes", "Garden plans",
+         "Reading list", "Podcast ideas", "Home repairs", "Trip to Lisbon"]
+FOLDERS = ["Personal", "Work", "Travel", "Ideas"]
+PLACES = ["Golden Gate Park", "the Louvre", "Union Station", "the public library", "Lake Merritt",
+          "the farmers market", "Central Park", "the airport", "Fenway Park", "the science museum",
+          "Pike Place Market", "the city hall"]
+CALENDARS = ["Work", "Home", "Family", "Side project"]
+LISTS = ["Groceries", "Errands", "Work", "Home"]
+MESSAGES = [("i'm running ten minutes late", "I'm running ten minutes late."),
+            ("dinner is at eight", "Dinner is at eight."), ("the meeting moved to 3", "The meeting moved to 3."),
+            ("i'll bring the snacks", "I'll bring the snacks."), ("happy birthday", "Happy birthday!"),
+            ("can we push our call to tomorrow", "Can we push our call to tomorrow?"),
+            ("i'm outside", "I'm outside."), ("the package arrived", "The package arrived."),
+            ("thanks for today", "Thanks for today!"), ("the keys are under the mat", "The keys are under the mat."),
+            ("we need more coffee filters", "We need more coffee filters."),
+            ("the demo went great", "The demo went great."), ("call me when you land", "Call me when you land.")]
+EVENTS = ["design review", "team lunch", "1:1", "budget sync", "dentist appointment", "yoga class", "book club",
+          "sprint planning", "coffee chat", "parent-teacher meeting", "interview debrief", "roadmap review"]
+TASKS = ["pay rent", "water the plants", "renew my passport", "buy milk", "call the bank", "book flights",
+         "pick up dry cleaning", "submit the expense report", "back up my laptop", "order a birthday cake",
+         "return the library books", "schedule a haircut"]
+SUBJECTS = ["the offsite", "next week's launch", "the hiring plan", "our trip", "the contract", "the new logo"]
+DECLINES = ["what's the weather like tomorrow", "play some jazz", "call {p}", "what's on my calendar today",
+            "delete the {f}", "how tall is mount everest", "turn off the lights", "read me my last email",
+            "what time is it in tokyo", "set an alarm for 6am", "who won the game last night",
+            "translate good morning into french", "delete my reminders", "what meetings do I have friday"]
+FILLERS = ["um", "uh", "so", "okay so", "like", "hmm"]
+WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+@dataclass
+class Step:
+    """A call inside one intent; an argument that is a Ref points at an earlier step."""
+
+    tool: str
+    args: list[Any]
+
+
+@dataclass(frozen=True)
+class Ref:
+    step: int  # index into the intent's steps
+    inside: str = ""  # for "$K" inside a text: the text, with {} where $K goes
+
+
+@dataclass
+class Intent:
+    name: str
+    text: str  # the request fragment, without politeness or fillers
+    steps: list[Step]
+
+
+@dataclass
+class Sample:
+    query: str
+    plan: str
+    now: str
+    tools: list[str]
+    intents: list[str]
+    style: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"query": self.query, "plan": self.plan, "now": self.now, "tools": self.tools,
+                "intents": self.intents, "style": self.style}
+
+
+@dataclass
+class When:
+    phrase: str  # "on friday at 3pm"
+    moment: dt.datetime | None
+    has_time: bool
+
+
+@dataclass
+class Generator:
+    seed: int = 0
+    rng: random.Random = field(init=False)
+    now: dt.datetime = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+        self.now = dt.datetime(2027, 1, 1)
+
+    # ---- slots ---------------------------------------------------------------------------
+    def person(self) -> str:
+        r = self.rng.random()
+        if r < 0.45:
+            return self.rng.choice(FIRST)
+        if r < 0.9:
+            return f"{self.rng.choice(FIRST)} {self.rng.choice(LAST)}"
+        return self.rng.choice(RELATIONS)
+
+    def people(self, most: int = 3) -> list[str]:
+        n = self.rng.choice([1] * 6 + [2] * 3 + list(range(3, most + 1)))
+        out: list[str] = []
+        while len(out) < n:
+            p = self.person()
+            if p not in out:
+                out.append(p)
+        return out
+
+    @staticmethod
+    def spoken_list(items: list[str]) -> str:
+        return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+    def when(self, need_time: bool = False, allow_none: bool = False) -> When:
+        rng = self.rng
+        if allow_none and rng.random() < 0.25:
+            return When("", None, False)
+        kind = rng.random()
+        if kind < 0.2:
+            day, phrase = self.now.date(), "today"
+        elif kind < 0.45:
+            day, phrase = self.now.date() + dt.timedelta(days=1), "tomorrow"
+        elif kind < 0.85:
+            ahead = rng.randint(2, 7)
+            day = self.now.date() + dt.timedelta(days=ahead)
+            phrase = ("on " if rng.random() < 0.6 else "") + WEEKDAYS[day.weekday()]
+            if ahead == 7:
+                phrase = "next " + WEEKDAYS[day.weekday()]
+        else:
+            day = self.now.date() + dt.timedelta(days=rng.randint(8, 40))
+            phrase = f"on {day:%B} {day.day}"
+        if need_time or rng.random() < 0.6:
+            hour = rng.choice([8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19])
+            minute = rng.choice([0, 0, 0, 30, 15, 45])
+            h12 = hour % 12 or 12
+            suffix = "am" if hour < 12 else "pm"
+            clock = f"{h12}" if minute == 0 else f"{h12}:{minute:02d}"
+            spoken = "noon" if (hour, minute) == (12, 0) else rng.choice([f"{clock}{suffix}", f"{clock} {suffix}"])
+            at = f"at {spoken}"
+            phrase = f"{phrase} {at}" if rng.random() < 0.7 else f"{at} {phrase}"
+            return When(phrase, dt.datetime.combine(day, dt.time(hour, minute)), True)
+        return When(phrase, dt.datetime.combine(day, dt.time(0, 0)), False)
+
+    # ---- intents -------------------------------------------------------------------------
+    def sms(self) -> Intent:
+        rng = self.rng
+        people = self.people()
+        spoken, written = rng.choice(MESSAGES)
+        if rng.random() < 0.12:  # a number spelled out: no lookup
+            number = f"+1415555{rng.randint(1000, 9999)}"
+            return Intent("sms_number", f"text {number} {spoken}", [Step("send_sms", [[number], written])])
+        who = self.spoken_list(people)
+        text = rng.choice([f"text {who} that {spoken}", f"send {who} a message saying {spoken}",
+                           f"message {who}: {spoken}", f"let {who} know {spoken}", f"tell {who} {spoken}",
+                           f"shoot {who} a text that {spoken}", f"sms {who} {spoken}"])
+        steps = [Step("get_phone_number", [p]) for p in people]
+        steps.append(Step("send_sms", [[Ref(i) for i in range(len(people))], written]))
+        return Intent("sms", text, steps)
+
+    def email(self) -> Intent:
+        rng = self.rng
+        people = self.people(2)
+        cc = [self.person()] if rng.random() < 0.25 else []
+        cc = [c for c in cc if c not in people]
+        file = rng.choice(FILES) if rng.random() < 0.6 else None
+        topic = rng.choice(SUBJECTS)
+        who = self.spoken_list(people)
+        if file:
+            text = rng.choice([f"email {who} the {file}", f"send the {file} to {who} by email",
+                               f"mail {who} the {file}", f"email the {file} to {who}"])
+            subject, body = file[0].upper() + file[1:], f"Here is the {file}."
+        else:
+            text = rng.choice([f"email {who} about {topic}", f"send {who} an email about {topic}",
+                               f"write an email to {who} about {topic}"])
+            subject, body = f"About {topic.removeprefix('the ').removeprefix('our ')}", f"Let's talk about {topic}."
+        if cc:
+            text += rng.choice([f" and cc {cc[0]}", f", cc {cc[0]}", f" with {cc[0]} in cc"])
+        steps = [Step("get_email_address", [p]) for p in people + cc]
+        refs = list(range(len(steps)))
+        attach: list[Any] = []
+        if file:
+            steps.append(Step("open_and_get_file_path", [file]))
+            attach = [Ref(len(steps) - 1)]
+        to = [Ref(i) for i in refs[: len(people)]]
+        ccs = [Ref(i) for i in refs[len(people):]]
+        steps.append(Step("compose_new_email", [to, ccs, subject, body, attach]))
+        return Intent("email", text, steps)
+
+    def reply_or_forward(self) -> Intent:
+        rng = self.rng
+        if rng.random() < 0.5:
+            spoken, written = rng.choice(MESSAGES)
+            return Intent("reply", rng.choice([f"reply to this email saying {spoken}", f"answer the email: {spoken}",
+                                               f"reply that {spoken}"]), [Step("reply_to_email", [[], written, []])])
+        p = self.person()
+        return Intent("forward", rng.choice([f"forward this email to {p}", f"forward the email to {p}",
+                                             f"send this email on to {p}"]),
+                      [Step("get_email_address", [p]), Step("forward_email", [[Ref(0)], [], "FYI", []])])
+
+    def event(self) -> Intent:
+        rng = self.rng
+        title = rng.choice(EVENTS)
+        w = self.when(need_time=True)
+        assert w.moment is not None
+        minutes = rng.choice([60] * 4 + [30, 45, 90, 120])
+        dur = {30: " for 30 minutes", 45: " for 45 minutes", 90: " for an hour and a half",
+               120: " for two hours", 60: rng.choice(["", "", " for an hour"])}[minutes]
+        guests = self.people(2) if rng.random() < 0.35 else []
+        cal = rng.choice(CALENDARS) if rng.random() < 0.25 else ""
+        loc = rng.choice(PLACES) if rng.random() < 0.2 else ""
+        text = rng.choice([f"schedule a {title} {w.phrase}{dur}", f"add {title} to my calendar {w.phrase}{dur}",
+                           f"put a {title} on the calendar {w.phrase}{dur}", f"book a {title} {w.phrase}{dur}"])
+        if guests:
+            text += f" with {self.spoken_list(guests)}"
+        if loc:
+            text += f" at {loc}"
+        if cal:
+            text += f" on my {cal} calendar"
+        steps = [Step("get_email_address", [g]) for g in guests]
+        end = w.moment + dt.timedelta(minutes=minutes)
+        steps.append(Step("create_calendar_event", [title[0].upper() + title[1:], w.moment.strftime(DATETIME_FORMAT),
+                                                    end.strftime(DATETIME_FORMAT), loc,
+                                                    [Ref(i) for i in range(len(guests))], "", cal]))
+        return Intent("event", text, steps)
+
+    def reminder(self) -> Intent:
+        rng = self.rng
+        task = rng.choice(TASKS)
+        w = self.when(allow_none=True)
+        prio_word, prio = rng.choice([("", 0)] * 6 + [("urgent", 1), ("important", 1), ("low priority", 9),
+                                                       ("medium priority", 5)])
+        lst = rng.choice(LISTS) if rng.random() < 0.2 else ""
+        lead = rng.choice(["remind me to", "set a reminder to", "don't let me forget to", "add a reminder to"])
+        text = f"{lead} {task}" + (f" {w.phrase}" if w.phrase else "")
+        if prio_word:
+            text = text.replace(lead, f"{lead}", 1) + f", it's {prio_word}"
+        if lst:
+            text += f" on my {lst} list"
+        if w.moment is None:
+            due, all_day = "", False
+        elif w.has_time:
+            due, all_day = w.moment.strftime(DATETIME_FORMAT), False
+        else:
+            due, all_day = w.moment.strftime(DATETIME_FORMAT), True
+        name = task[0].upper() + task[1:].replace("my ", "")
+        return Intent("reminder", text, [Step("create_reminder", [name, due, "", lst, prio, all_day])])
+
+    def note(self) -> Intent:
+        rng = self.rng
+        name = rng.choice(NOTES)
+        folder = rng.choice(FOLDERS) if rng.random() < 0.2 else ""
+        infolder = f" in my {folder} folder" if folder else ""
+        kind = rng.random()
+        item = rng.choice(["sunscreen", "call the plumber", "the Ottolenghi book", "ask about parking",
+                           "try the lemon pasta", "new fence posts"])
+        if kind < 0.4:
+            return Intent("note_create", rng.choice([f"make a note called {name}{infolder} with {item}",
+                                                     f"create a note {name}{infolder}: {item}",
+                                                     f"start a new note named {name}{infolder} saying {item}"]),
+                          [Step("create_note", [name, item, folder])])
+        if kind < 0.75:
+            return Intent("note_append", rng.choice([f"add {item} to my {name} note{infolder}",
+                                                     f"append {item} to the {name} note{infolder}",
+                                                     f"put {item} in my {name} note{infolder}"]),
+                          [Step("append_note_content", [name, item, folder])])
+        return Intent("note_open", rng.choice([f"open my {name} note{infolder}", f"show me the {name} note{infolder}",
+                                               f"pull up {name}{infolder}"]),
+                      [Step("open_note", [name, folder])])
+
+    def maps(self) -> Intent:
+        rng = self.rng
+        place = rng.choice(PLACES)
+        if rng.random() < 0.4:
+            return Intent("map", rng.choice([f"show me {place} on the map", f"where is {place}",
+                                             f"open {place} in maps", f"find {place} on a map"]),
+                          [Step("maps_open_location", [place])])
+        mode_word, mode = rng.choice([("", "d"), ("driving", "d"), ("walking", "w"), ("by transit", "r"),
+                                      ("on foot", "w"), ("by train", "r")])
+        start = rng.choice(PLACES) if rng.random() < 0.25 else ""
+        start = "" if start == place else start
+        frm = f" from {start}" if start else ""
+        how = f" {mode_word}" if mode_word else ""
+        text = rng.choice([f"directions to {place}{frm}{how}", f"how do I get to {place}{frm}{how}",
+                           f"show me the way to {place}{frm}{how}", f"navigate to {place}{frm}{how}"])
+        return Intent("directions", text, [Step("maps_show_directions", [start, place, mode])])
+
+    def zoom(self) -> Intent:
+        rng = self.rng
+        topic = rng.choice(EVENTS)
+        w = self.when(need_time=True)
+        assert w.moment is not None
+        start = w.moment.strftime(DATETIME_FORMAT)
+        guests = self.people(2) if rng.random() < 0.6 else []
+        with_ = f" with {self.spoken_list(guests)}" if guests else ""
+        steps = [Step("get_email_address", [g]) for g in guests]
+        steps.append(Step("get_zoom_meeting_link", [topic[0].upper() + topic[1:], start, 60,
+                                                    [Ref(i) for i in range(len(guests))]]))
+        zoom = len(steps) - 1
+        text = rng.choice([f"set up a zoom {topic}{with_} {w.phrase}", f"create a zoom meeting for the {topic}"
+                           f"{with_} {w.phrase}", f"make a zoom link for {topic}{with_} {w.phrase}"])
+        if rng.random() < 0.4:
+            text += rng.choice([" and put it on my calendar", " and add it to the calendar"])
+            end = (w.moment + dt.timedelta(minutes=60)).strftime(DATETIME_FORMAT)
+            steps.append(Step("create_calendar_event", [topic[0].upper() + topic[1:], start, end, Ref(zoom), [], "",
+                                                        ""]))
+        elif guests and rng.random() < 0.5:
+            p = guests[0]
+            text += f" and text {p} the link"
+            steps.append(Step("get_phone_number", [p]))
+            steps.append(Step("send_sms", [[Ref(len(steps) - 1)], Ref(zoom, "Here is the Zoom link: {}")]))
+        return Intent("zoom", text, steps)
+
+    def pdf(self) -> Intent:
+        rng = self.rng
+        doc = rng.choice(PDFS)
+        text = rng.choice([f"summarize the {doc}", f"give me a summary of the {doc} pdf",
+                           f"what does the {doc} say", f"tl;dr the {doc}"])
+        return Intent("summary", text, [Step("open_and_get_file_path", [doc]), Step("summarize_pdf", [Ref(0)])])
+
+    def open_file(self) -> Intent:
+        doc = self.rng.choice(FILES)
+        return Intent("open_file", self.rng.choice([f"open the {doc}", f"find my {doc}", f"pull up the {doc}"]),
+                      [Step("open_and_get_file_path", [doc])])
+
+    def lookup(self) -> Intent:
+        p = self.person()
+        if self.rng.random() < 0.5:
+            return Intent("phone", self.rng.choice([f"what's {p}'s number", f"look up {p}'s phone number",
+                                                    f"get me the phone number for {p}"]),
+                          [Step("get_phone_number", [p])])
+        return Intent("address", self.rng.choice([f"what's {p}'s email", f"look up the email address of {p}",
+                                                  f"find {p}'s email address"]), [Step("get_email_address", [p])])
+
+    def decline(self) -> Intent:
+        text = self.rng.choice(DECLINES).format(p=self.person(), f=self.rng.choice(FILES))
+        return Intent("decline", text, [])
+
+    INTENT_WEIGHTS: tuple[tuple[str, int], ...] = (
+        ("sms", 14), ("email", 12), ("reply_or_forward", 5), ("event", 12), ("reminder", 12), ("note", 8),
+        ("maps", 8), ("zoom", 8), ("pdf", 5), ("open_file", 4), ("lookup", 5))
+
+    def intent(self) -> Intent:
+        names, weights = zip(*self.INTENT_WEIGHTS, strict=True)
+        fn: Callable[[], Intent] = getattr(self, self.rng.choices(names, weights)[0])
+        return fn()
+
+    # ---- styles --------------------------------------------------------------------------
+    def phrase(self, parts: list[str]) -> tuple[str, str]:
+        rng = self.rng
+        style = rng.choice(["plain", "plain", "polite", "spoken", "indirect"])
+        joiners = [" and ", " and also ", ", then ", ". Also ", ", and ", " and then "]
+        text = parts[0]
+        for p in parts[1:]:
+            text += rng.choice(joiners) + p
+        if style == "polite":
+            text = rng.choice(["could you ", "can you ", "please ", "would you mind, ", "hey Pippin, "]) + text
+            text += rng.choice(["", "", " please", ", thanks", " thank you"])
+        elif style == "spoken":
+            words = text.split(" ")
+            for _ in range(rng.randint(1, 2)):
+                at = rng.randrange(0, max(1, len(words)))
+                words.insert(at, rng.choice(FILLERS) + ("," if rng.random() < 0.5 else ""))
+            text = " ".join(words).lower().replace("?", "")
+        elif style == "indirect":
+            text = rng.choice(["I need you to ", "I want to ", "I'd like you to ", "it would be great if you could "]) \
+                + text
+        if style != "spoken" and rng.random() < 0.5:
+            text = text[0].upper() + text[1:]
+        return text.strip(), style
+
+    # ---- samples -------------------------------------------------------------------------
+    def sample(self) -> Sample:
+        rng = self.rng
+        self.now = dt.datetime(2027, 1, 1) + dt.timedelta(days=rng.randint(0, 700), hours=rng.randint(7, 20),
+                                                           minutes=rng.choice([0, 15, 30, 45]))
+        if rng.random() < 0.07:
+            intents = [self.decline()]
+        else:
+            n = rng.choices([1, 2, 3], [55, 35, 10])[0]
+            intents = [self.intent() for _ in range(n)]
+        text, style = self.phrase([i.text for i in intents])
+        plan = self.render(intents)
+        tools = sorted({s.tool for i in intents for s in i.steps})
+        return Sample(text, plan, self.now.strftime(DATETIME_FORMAT), tools, [i.name for i in intents], style)
+
+    @staticmethod
+    def render(intents: list[Intent]) -> str:
+        from shared.plan import Call
+
+        calls: list[Call] = []
+        for intent in intents:
+            base = len(calls)
+
+            def resolve(v: Any, base: int = base) -> Any:
+                if isinstance(v, Ref):
+                    ref = f"${base + v.step + 1}"
+                    return v.inside.format(ref) if v.inside else ref
+                if isinstance(v, list):
+                    return [resolve(x) for x in v]
+                return v
+
+            for step in intent.steps:
+                calls.append(Call(len(calls) + 1, step.tool, tuple(resolve(a) for a in step.args)))
+        calls.append(Call(len(calls) + 1, "join", ()))
+        return render_plan(calls)
+
+
+def generate(n: int, seed: int = 0, exclude: Iterable[str] = ()) -> list[Sample]:
+    """n distinct samples; queries in `exclude` (the eval's) are never produced."""
+    gen = Generator(seed)
+    banned = {normalize(q) for q in exclude}
+    seen: set[str] = set()
+    out: list[Sample] = []
+    attempts = 0
+    while len(out) < n:
+        attempts += 1
+        if attempts > n * 20:
+            raise RuntimeError(f"could only make {len(out)} distinct samples of {n}")
+        s = gen.sample()
+        key = normalize(s.query)
+        if key in seen or key in banned:
+            continue
+        report = validate_plan(s.plan)
+        if not report.ok:
+            raise AssertionError(f"generated an invalid plan for {s.query!r}: {report.errors}\n{s.plan}")
+        seen.add(key)
+        out.append(s)
+    return out
+
+
+def normalize(text: str) -> str:
+    return " ".join("".join(ch for ch in text.casefold() if ch.isalnum() or ch.isspace()).split())
+
+
+def overlap(samples: Iterable[Sample], eval_queries: Iterable[str]) -> dict[str, Any]:
+    """How much of the eval leaks into the data: exact (normalized) query matches, and eval
+    queries sharing an 8-word run with any sample."""
+    evals = [normalize(q) for q in eval_queries]
+    data = [normalize(s.query) for s in samples]
+    data_set = set(data)
+    grams: set[tuple[str, ...]] = set()
+    for d in data:
+        w = d.split()
+        grams.update(tuple(w[i: i + 8]) for i in range(len(w) - 7))
+    shared = [q for q in evals if any(tuple(q.split()[i: i + 8]) in grams for i in range(len(q.split()) - 7))]
+    return {"eval_queries": len(evals), "exact_matches": sum(q in data_set for q in evals),
+            "eval_queries_sharing_8_words": len(shared)}
+
+
+def write_jsonl(samples: Iterable[Sample], path: Path) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for s in samples:
+            f.write(json.dumps(s.to_json(), ensure_ascii=False) + "\n")
