@@ -54,7 +54,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
             mark = "ok " if r.graph_ok and r.effect_ok else ("g  " if r.graph_ok else "x  ")  # type: ignore[attr-defined]
             print(f"  {mark}{r.id}  {r.seconds:5.2f}s  {r.query[:70]}", file=sys.stderr)  # type: ignore[attr-defined]
 
-    summary, results = evaluate(planner, cases, Path(args.world), progress)  # type: ignore[arg-type]
+    retrieve = None
+    if args.retrieval:
+        from services.retrieval.retriever import Retriever
+
+        retriever = Retriever.load()
+
+        def retrieve(text: str) -> tuple[tuple[str, ...], tuple[object, ...], float]:
+            got = retriever.retrieve(text)
+            return (() if got.fallback else got.tools), got.examples, got.seconds
+
+    summary, results = evaluate(planner, cases, Path(args.world), progress, retrieve)  # type: ignore[arg-type]
+    summary["retrieval"] = bool(args.retrieval)
+    summary["tool_layout"] = getattr(getattr(planner, "settings", None), "tool_layout", None)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
             json.dump({"summary": summary, "cases": [result_row(r) for r in results]}, f, indent=1)
@@ -199,6 +211,108 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("retrieve")
+def cmd_retrieve(args: argparse.Namespace) -> int:
+    from services.retrieval.retriever import Retriever
+
+    retriever = Retriever.load()
+    if args.cases:
+        from services.retrieval.report import retrieval_report
+
+        report = retrieval_report(retriever, Path(args.cases))
+        print(json.dumps(report) if args.json else "\n".join(f"{k:<22} {v}" for k, v in report.items()))
+        return 0
+    if not args.text:
+        raise SystemExit("pippin retrieve: give a TEXT or --cases FILE")
+    got = retriever.retrieve(args.text)
+    if args.json:
+        print(json.dumps(got.to_json()))
+        return 0
+    print(f"tools ({got.seconds * 1000:.1f} ms{', fallback: all tools' if got.fallback else ''}):")
+    for name in sorted(got.scores, key=got.scores.__getitem__, reverse=True):
+        mark = "*" if name in got.tools else " "
+        print(f"  {mark} {got.scores[name]:.3f}  {name}")
+    print("examples:")
+    for e in got.examples:
+        print(f"  - {e.query}")
+    return 0
+
+
+@command("train-retriever")
+def cmd_train_retriever(args: argparse.Namespace) -> int:
+    from services.retrieval.retriever import ARTIFACT_DIR
+    from services.retrieval.train import train
+
+    meta = train(Path(args.out) if args.out else ARTIFACT_DIR, seed=args.seed, n_train=args.train,
+                 n_heldout=args.heldout)
+    print(json.dumps(meta, indent=1))
+    return 0
+
+
+@command("gen-data")
+def cmd_gen_data(args: argparse.Namespace) -> int:
+    from pippin.datagen import generate, overlap, write_jsonl
+
+    try:
+        evals = [json.loads(line)["query"] for line in paths.dev_cases().read_text().splitlines() if line.strip()]
+    except FileNotFoundError:
+        evals = []
+    samples = generate(args.n, args.seed, exclude=evals)
+    write_jsonl(samples, Path(args.out))
+    report = {"samples": len(samples), "seed": args.seed, "out": args.out, "overlap_with_eval": overlap(samples, evals)}
+    print(json.dumps(report))
+    return 0
+
+
+@command("trace")
+def cmd_trace(args: argparse.Namespace) -> int:
+    from pippin.trace import last_requests, select, stage_table, summary_line, write_trace
+    from shared import config as config_mod
+    from shared.tracing import read_spans
+
+    config = config_mod.load()
+    if config.trace_dir is None or not config.trace_dir.exists():
+        print("pippin trace: no spans recorded ([tracing] file = true, and run some requests)", file=sys.stderr)
+        return 1
+    spans = read_spans(config.trace_dir)
+    requests = [args.request] if args.request else last_requests(spans, args.last)
+    chosen = select(spans, requests)
+    if not chosen:
+        print(f"pippin trace: no spans for {', '.join(requests) or 'any request'}", file=sys.stderr)
+        return 1
+    rows, table = stage_table(chosen)
+    if args.out:
+        write_trace(chosen, Path(args.out))
+    if args.json:
+        print(json.dumps({"requests": requests, "stages": rows, "out": args.out}))
+    else:
+        print(f"{summary_line(chosen)}; requests: {', '.join(requests)}")
+        print(table)
+        if args.out:
+            print(f"trace written to {args.out} (open it in https://ui.perfetto.dev or chrome://tracing)")
+    return 0
+
+
+@command("profile")
+def cmd_profile(args: argparse.Namespace) -> int:
+    from pippin.client import supervisorctl
+    from pippin.trace import profile
+    from shared import config as config_mod
+
+    config = config_mod.load()
+    pid = supervisorctl(config, "pid", args.stage).stdout.strip()
+    if not pid.isdigit() or pid == "0":
+        print(f"pippin profile: {args.stage} is not running (pippin status)", file=sys.stderr)
+        return 1
+    out = Path(args.out or f"{args.stage}-profile.svg")
+    done = profile(int(pid), args.seconds, out)
+    if done.returncode != 0 or not out.exists():
+        print(f"pippin profile: py-spy failed: {done.stderr.strip()[-500:]}", file=sys.stderr)
+        return 1
+    print(f"flame graph of {args.stage} (pid {pid}, {args.seconds:g} s) written to {out}")
+    return 0
+
+
 @command("up")
 def cmd_up(args: argparse.Namespace) -> int:
     from pippin.client import status_table, up
@@ -263,6 +377,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.add_argument("--out", help="write per-case results as JSON here")
     e.add_argument("--world", default=str(paths.default_world()))
+    e.add_argument("--retrieval", action="store_true", help="give the planner the retrieved tools and examples")
+    e.add_argument("--tool-layout", choices=["subset", "all"],
+                   help="with --retrieval: list only the retrieved tools in the prompt, or all 16")
     _planner_options(e)
 
     pl = sub.add_parser("plan", help="print the plan for a request, call by call as it streams")
@@ -283,6 +400,31 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--joiner", default="rules", choices=["rules", "llm"],
                    help="--local: llm lets the model replan once when a call fails (the pipeline: [scheduler] joiner)")
     _planner_options(a)
+
+    r = sub.add_parser("retrieve", help="the tools and examples retrieval picks for a request, or its figures "
+                       "over a case file")
+    r.add_argument("text", nargs="?")
+    r.add_argument("--cases", help="a .jsonl case file: tool recall, tools per request, latency")
+    r.add_argument("--json", action="store_true")
+    tr = sub.add_parser("train-retriever", help="train the tool classifier on generated requests (from a seed)")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--train", type=int, default=6000)
+    tr.add_argument("--heldout", type=int, default=1500)
+    tr.add_argument("--out", help="artifact folder (default: models/retriever)")
+    g = sub.add_parser("gen-data", help="generate requests with reference plans (training data)")
+    g.add_argument("--n", type=int, default=5000)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--out", required=True)
+
+    t = sub.add_parser("trace", help="where a request's time went: a Chrome trace file and a per-stage table")
+    t.add_argument("request", nargs="?", help="a request id (default: the latest)")
+    t.add_argument("--last", type=int, default=1, help="the last N requests")
+    t.add_argument("--out", help="write the trace-event JSON here (Perfetto, chrome://tracing)")
+    t.add_argument("--json", action="store_true")
+    pr = sub.add_parser("profile", help="sample a running stage with py-spy into a flame graph SVG")
+    pr.add_argument("stage", choices=["gateway", "retrieval", "planner", "scheduler", "executor", "watchdog", "bus"])
+    pr.add_argument("--seconds", type=float, default=10)
+    pr.add_argument("--out", help="SVG file (default: STAGE-profile.svg)")
 
     u = sub.add_parser("up", help="start the pipeline under supervisord and wait until every stage is ready")
     u.add_argument("--timeout", type=float, default=600)

@@ -35,7 +35,9 @@ RELATIONS = ["Dad", "Grandma", "my sister", "my brother", "my landlord", "my den
 FILES = ["budget spreadsheet", "onboarding checklist", "grant proposal", "floor plan", "tax return",
          "travel itinerary", "pitch deck", "rental agreement", "design spec", "incident report", "syllabus",
          "insurance policy", "project timeline", "research paper", "invoice from March", "wedding photos",
-         "offer letter", "release notes", "quarterly forecast", "lab results"]
+         "offer letter", "release notes", "quarterly forecast", "lab results", "annual report", "sales report",
+         "Q1 report", "plane ticket", "concert tickets", "passport scan", "meeting minutes", "headshot",
+         "slides from Monday", "signed contract", "cover letter", "receipt from the hotel", "board memo"]
 PDFS = ["grant proposal", "research paper", "insurance policy", "design spec", "incident report", "syllabus",
         "lab results", "offer letter", "whitepaper draft", "user study"]
 NOTES = ["Packing list", "Book ideas", "Gift ideas", "Recipes to try", "Meeting notes", "Garden plans",
@@ -97,6 +99,7 @@ class Sample:
     tools: list[str]
     intents: list[str]
     style: str
+    parts: list[tuple[str, list[str]]] = field(default_factory=list)  # each intent's words and tools
 
     def to_json(self) -> dict[str, Any]:
         return {"query": self.query, "plan": self.plan, "now": self.now, "tools": self.tools,
@@ -190,6 +193,13 @@ class Generator:
 
     def email(self) -> Intent:
         rng = self.rng
+        if rng.random() < 0.1:  # an address spelled out: no lookup
+            first = rng.choice(FIRST).lower()
+            address = f"{first}@{rng.choice(['example.com', 'mail.example.org', 'studio.example.net'])}"
+            task = rng.choice(TASKS)
+            return Intent("email_address", rng.choice([f"email {address} and ask them to {task}",
+                                                       f"send an email to {address} asking them to {task}"]),
+                          [Step("compose_new_email", [[address], [], task.capitalize(), f"Could you {task}?", []])])
         people = self.people(2)
         cc = [self.person()] if rng.random() < 0.25 else []
         cc = [c for c in cc if c not in people]
@@ -200,10 +210,17 @@ class Generator:
             text = rng.choice([f"email {who} the {file}", f"send the {file} to {who} by email",
                                f"mail {who} the {file}", f"email the {file} to {who}"])
             subject, body = file[0].upper() + file[1:], f"Here is the {file}."
-        else:
+        elif rng.random() < 0.5:
             text = rng.choice([f"email {who} about {topic}", f"send {who} an email about {topic}",
                                f"write an email to {who} about {topic}"])
             subject, body = f"About {topic.removeprefix('the ').removeprefix('our ')}", f"Let's talk about {topic}."
+        else:
+            task = rng.choice(TASKS)
+            spoken, written = rng.choice(MESSAGES)
+            text, subject, body = rng.choice([
+                (f"email {who} and ask them to {task}", task.capitalize(), f"Could you {task}?"),
+                (f"email {who} that {spoken}", written.rstrip(".!?"), written),
+                (f"let {who} know by email that {spoken}", written.rstrip(".!?"), written)])
         if cc:
             text += rng.choice([f" and cc {cc[0]}", f", cc {cc[0]}", f" with {cc[0]} in cc"])
         steps = [Step("get_email_address", [p]) for p in people + cc]
@@ -221,11 +238,26 @@ class Generator:
         rng = self.rng
         if rng.random() < 0.5:
             spoken, written = rng.choice(MESSAGES)
-            return Intent("reply", rng.choice([f"reply to this email saying {spoken}", f"answer the email: {spoken}",
-                                               f"reply that {spoken}"]), [Step("reply_to_email", [[], written, []])])
+            text = rng.choice([f"reply to this email saying {spoken}", f"answer the email: {spoken}",
+                               f"reply that {spoken}"])
+            extra = rng.random()
+            if extra < 0.2:
+                file = rng.choice(FILES)
+                return Intent("reply", text + f" and attach the {file}",
+                              [Step("open_and_get_file_path", [file]), Step("reply_to_email", [[], written, [Ref(0)]])])
+            if extra < 0.4:
+                p = self.person()
+                return Intent("reply", text + f" and cc {p}",
+                              [Step("get_email_address", [p]), Step("reply_to_email", [[Ref(0)], written, []])])
+            return Intent("reply", text, [Step("reply_to_email", [[], written, []])])
         p = self.person()
-        return Intent("forward", rng.choice([f"forward this email to {p}", f"forward the email to {p}",
-                                             f"send this email on to {p}"]),
+        text = rng.choice([f"forward this email to {p}", f"forward the email to {p}", f"send this email on to {p}"])
+        if rng.random() < 0.3:
+            file = rng.choice(FILES)
+            return Intent("forward", text + rng.choice([f" with the {file} attached", f" and attach my {file}"]),
+                          [Step("get_email_address", [p]), Step("open_and_get_file_path", [file]),
+                           Step("forward_email", [[Ref(0)], [], "FYI", [Ref(1)]])])
+        return Intent("forward", text,
                       [Step("get_email_address", [p]), Step("forward_email", [[Ref(0)], [], "FYI", []])])
 
     def event(self) -> Intent:
@@ -240,8 +272,11 @@ class Generator:
         cal = rng.choice(CALENDARS) if rng.random() < 0.25 else ""
         loc = rng.choice(PLACES) if rng.random() < 0.2 else ""
         text = rng.choice([f"schedule a {title} {w.phrase}{dur}", f"add {title} to my calendar {w.phrase}{dur}",
+                           f"set up a {title} {w.phrase}{dur}", f"block my calendar {w.phrase}{dur} for {title}",
                            f"put a {title} on the calendar {w.phrase}{dur}", f"book a {title} {w.phrase}{dur}"])
-        if guests:
+        if guests and rng.random() < 0.4:
+            text = f"invite {self.spoken_list(guests)} to a {title} {w.phrase}{dur}"
+        elif guests:
             text += f" with {self.spoken_list(guests)}"
         if loc:
             text += f" at {loc}"
@@ -294,15 +329,27 @@ class Generator:
                                                      f"append {item} to the {name} note{infolder}",
                                                      f"put {item} in my {name} note{infolder}"]),
                           [Step("append_note_content", [name, item, folder])])
+        steps = [Step("open_note", [name, folder])]
+        chain = rng.random()
+        p = self.person()
+        if chain < 0.25:
+            text = rng.choice([f"text {p} what's on my {name} note", f"send my {name} note to {p} by text"])
+            steps += [Step("get_phone_number", [p]), Step("send_sms", [[Ref(1)], Ref(0, "{}")])]
+            return Intent("note_open", text, steps)
+        if chain < 0.45:
+            text = rng.choice([f"email my {name} note to {p}", f"email {p} what's in my {name} note"])
+            steps += [Step("get_email_address", [p]), Step("compose_new_email", [[Ref(1)], [], name, Ref(0, "{}"), []])]
+            return Intent("note_open", text, steps)
         return Intent("note_open", rng.choice([f"open my {name} note{infolder}", f"show me the {name} note{infolder}",
-                                               f"pull up {name}{infolder}"]),
-                      [Step("open_note", [name, folder])])
+                                               f"pull up {name}{infolder}", f"what's on my {name} note{infolder}",
+                                               f"what's in my {name} note{infolder}"]), steps)
 
     def maps(self) -> Intent:
         rng = self.rng
         place = rng.choice(PLACES)
         if rng.random() < 0.4:
             return Intent("map", rng.choice([f"show me {place} on the map", f"where is {place}",
+                                             f"show me where {place} is",
                                              f"open {place} in maps", f"find {place} on a map"]),
                           [Step("maps_open_location", [place])])
         mode_word, mode = rng.choice([("", "d"), ("driving", "d"), ("walking", "w"), ("by transit", "r"),
@@ -334,6 +381,11 @@ class Generator:
             end = (w.moment + dt.timedelta(minutes=60)).strftime(DATETIME_FORMAT)
             steps.append(Step("create_calendar_event", [topic[0].upper() + topic[1:], start, end, Ref(zoom), [], "",
                                                         ""]))
+        elif guests and rng.random() < 0.3:
+            p = guests[0]
+            text += rng.choice([f" and email {p} the link", f" and send {p} the link by email"])
+            steps.append(Step("compose_new_email", [[Ref(0)], [], "Zoom link", Ref(zoom, "Here is the Zoom link: {}"),
+                                                    []]))
         elif guests and rng.random() < 0.5:
             p = guests[0]
             text += f" and text {p} the link"
@@ -346,11 +398,23 @@ class Generator:
         doc = rng.choice(PDFS)
         text = rng.choice([f"summarize the {doc}", f"give me a summary of the {doc} pdf",
                            f"what does the {doc} say", f"tl;dr the {doc}"])
-        return Intent("summary", text, [Step("open_and_get_file_path", [doc]), Step("summarize_pdf", [Ref(0)])])
+        steps = [Step("open_and_get_file_path", [doc]), Step("summarize_pdf", [Ref(0)])]
+        then = rng.random()
+        if then < 0.2:
+            p = self.person()
+            text += rng.choice([f" and email the summary to {p}", f" and send {p} the summary"])
+            steps += [Step("get_email_address", [p]),
+                      Step("compose_new_email", [[Ref(2)], [], f"Summary of the {doc}", Ref(1, "{}"), []])]
+        elif then < 0.4:
+            name = rng.choice(NOTES)
+            text += rng.choice([f" and save it in a note called {name}", f" and put the summary in a new note {name}"])
+            steps.append(Step("create_note", [name, Ref(1, "{}"), ""]))
+        return Intent("summary", text, steps)
 
     def open_file(self) -> Intent:
         doc = self.rng.choice(FILES)
-        return Intent("open_file", self.rng.choice([f"open the {doc}", f"find my {doc}", f"pull up the {doc}"]),
+        return Intent("open_file", self.rng.choice([f"open the {doc}", f"find my {doc}", f"pull up the {doc}",
+                                                                 f"open my {doc}"]),
                       [Step("open_and_get_file_path", [doc])])
 
     def lookup(self) -> Intent:
@@ -407,12 +471,13 @@ class Generator:
         if rng.random() < 0.07:
             intents = [self.decline()]
         else:
-            n = rng.choices([1, 2, 3], [55, 35, 10])[0]
+            n = rng.choices([1, 2, 3, 4], [45, 35, 15, 5])[0]
             intents = [self.intent() for _ in range(n)]
         text, style = self.phrase([i.text for i in intents])
         plan = self.render(intents)
         tools = sorted({s.tool for i in intents for s in i.steps})
-        return Sample(text, plan, self.now.strftime(DATETIME_FORMAT), tools, [i.name for i in intents], style)
+        parts = [(i.text, sorted({s.tool for s in i.steps})) for i in intents]
+        return Sample(text, plan, self.now.strftime(DATETIME_FORMAT), tools, [i.name for i in intents], style, parts)
 
     @staticmethod
     def render(intents: list[Intent]) -> str:

@@ -13,7 +13,7 @@ import json
 import statistics
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,11 +107,18 @@ class CaseResult:
     seconds: float
     errors: list[str] = field(default_factory=list)
     exec_errors: list[str] = field(default_factory=list)
+    prompt_tokens: int | None = None  # what the LLM planner's prompt came to
+    retrieval_ms: float | None = None
 
 
-def evaluate_case(planner: Planner, case: Case, world: Path) -> CaseResult:
+# A request's text -> (tools, examples) for the planner: tool retrieval, when evaluated with it.
+RetrieveFn = Callable[[str], tuple[tuple[str, ...], tuple[Any, ...], float]]
+
+
+def evaluate_case(planner: Planner, case: Case, world: Path, retrieve: RetrieveFn | None = None) -> CaseResult:
     w = world_at(world, case.now)
-    request = PlanRequest(case.query, w.get("now", ""))
+    tools, examples, retrieval_s = retrieve(case.query) if retrieve else ((), (), None)
+    request = PlanRequest(case.query, w.get("now", ""), tools, examples)
     t0 = time.perf_counter()
     try:
         text = "".join(planner.stream(request))
@@ -134,8 +141,11 @@ def evaluate_case(planner: Planner, case: Case, world: Path) -> CaseResult:
         want, _ = run_on_fresh_mac(ref.calls, w)
         got, exec_errors = run_on_fresh_mac(gen.calls, w)
         effect_ok = want == got
+    stats = getattr(planner, "last", None)
     return CaseResult(case.id, case.query, case.tags, text, gen.ok and not planner_error,
-                      graph_ok, effect_ok, recall, seconds, errors, exec_errors)
+                      graph_ok, effect_ok, recall, seconds, errors, exec_errors,
+                      getattr(stats, "prompt_tokens", None),
+                      round(retrieval_s * 1000, 2) if retrieval_s is not None else None)
 
 
 def _share(xs: list[bool]) -> float:
@@ -158,6 +168,8 @@ def summarize(results: list[CaseResult], planner_name: str) -> dict[str, Any]:
         "tool_recall": round(statistics.fmean(recalls), 4) if recalls else None,
         "seconds_median": round(statistics.median(secs), 4) if secs else None,
         "seconds_p90": round(secs[min(len(secs) - 1, int(0.9 * len(secs)))], 4) if secs else None,
+        "prompt_tokens_mean": round(statistics.fmean(tokens), 1) if (tokens := [
+            r.prompt_tokens for r in results if r.prompt_tokens is not None]) else None,
         "by_tag": {
             t: {"n": len(rs), "graph_success": _share([r.graph_ok for r in rs]),
                 "effect_success": _share([r.effect_ok for r in rs])}
@@ -166,11 +178,11 @@ def summarize(results: list[CaseResult], planner_name: str) -> dict[str, Any]:
     }
 
 
-def evaluate(planner: Planner, cases: list[Case], world: Path,
-             progress: Any = None) -> tuple[dict[str, Any], list[CaseResult]]:
+def evaluate(planner: Planner, cases: list[Case], world: Path, progress: Any = None,
+             retrieve: RetrieveFn | None = None) -> tuple[dict[str, Any], list[CaseResult]]:
     results = []
     for case in cases:
-        r = evaluate_case(planner, case, world)
+        r = evaluate_case(planner, case, world, retrieve)
         results.append(r)
         if progress:
             progress(r)
@@ -186,6 +198,7 @@ def report_table(summary: dict[str, Any]) -> str:
         f"  tool recall     {summary['tool_recall']:.1%}" if summary["tool_recall"] is not None
         else "  tool recall     n/a",
         f"  seconds/plan    median {summary['seconds_median']}, p90 {summary['seconds_p90']}",
+        f"  prompt tokens   mean {summary['prompt_tokens_mean']}",
         "  by tag:",
     ]
     for tag, s in summary["by_tag"].items():

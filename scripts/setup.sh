@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 CACHE=${PIPPIN_CACHE:-$HOME/.cache/pippin}
 LLAMA_VERSION=0.3.36
+TORCH_VERSION=2.13.0
 # On x86-64, a portable x86-64-v3 build: a cached wheel must also run on another machine of this
 # kind. Elsewhere (Apple silicon) llama.cpp's defaults (NEON, Metal) are right.
 if [ "$(uname -m)" = "x86_64" ]; then
@@ -19,6 +20,9 @@ mkdir -p "$CACHE/wheels"
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
+# The CPU build of torch first (here it comes from this machine's disk), so that
+# sentence-transformers finds it and does not pull a CUDA build of several GB.
+.venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/python -m pip install --quiet "torch==$TORCH_VERSION"
 .venv/bin/python -m pip install --quiet -e '.[dev]'
 
 if ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then

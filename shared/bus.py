@@ -27,6 +27,7 @@ import zmq.auth
 from zmq.auth.asyncio import AsyncioAuthenticator
 
 from shared.config import Config
+from shared.tracing import Tracer
 from shared.wire import Message, WireError, decode, encode, new_id
 
 log = logging.getLogger("pippin.bus")
@@ -243,6 +244,7 @@ class Service:
         self.stats: dict[str, Any] = {"served": 0, "errors": 0, "bad_frames": 0, "last_error": "",
                                       "started": time.time()}
         self.requesters: list[Requester] = []
+        self.tracer = Tracer(self.name, config.trace_dir)
         self.router: zmq.asyncio.Socket | None = None
         self.pub: zmq.asyncio.Socket | None = None
 
@@ -266,7 +268,9 @@ class Service:
 
     async def send(self, ident: bytes, msg: Message) -> None:
         assert self.router is not None
+        t0 = time.monotonic()
         await self.router.send_multipart([ident, encode(msg)])
+        self.tracer.record("send", msg.trace_id, msg.request_id, t0, time.monotonic() - t0, msg.type)
 
     async def error(self, ident: bytes, request_id: str, message: str) -> None:
         self.stats["errors"] += 1
@@ -356,11 +360,15 @@ class Service:
                 log.warning("%s: bad frame: %s", self.name, e.reason)
                 await self.error(ident, e.request_id, f"bad frame: {e.reason}")
                 continue
+            now = time.monotonic()
+            self.tracer.record("recv", msg.trace_id, msg.request_id, msg.mono, max(0.0, now - msg.mono),
+                               f"{msg.type} from {msg.sender}")
             spawn(self._guarded(ident, msg))
 
     async def _guarded(self, ident: bytes, msg: Message) -> None:
         try:
-            await self.handle(ident, msg)
+            with self.tracer.span("work", msg.trace_id, msg.request_id, msg.type):
+                await self.handle(ident, msg)
             self.stats["served"] += 1
         except StageError as e:
             await self.error(ident, msg.request_id, str(e))
@@ -381,4 +389,5 @@ def run_service(factory: Callable[[Config], Service]) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        service.tracer.close()
         service.bus.close()

@@ -30,6 +30,7 @@ class Config:
     watchdog: dict[str, Any] = field(default_factory=dict)
     retrieval: dict[str, Any] = field(default_factory=dict)
     listener: dict[str, Any] = field(default_factory=dict)
+    tracing: dict[str, Any] = field(default_factory=dict)
     commands: dict[str, str] = field(default_factory=dict)
     source: Path | None = None
 
@@ -42,6 +43,11 @@ class Config:
         if self.transport == "tcp":
             return f"tcp://{self.host}:{self.base_port + STAGES.index(stage)}"
         return f"ipc://{self.run_dir / (stage + '.sock')}"
+
+    @property
+    def trace_dir(self) -> Path | None:
+        """Where stages append their spans ([tracing] file = false: nowhere, ring only)."""
+        return self.run_dir / "trace" if self.tracing.get("file", True) else None
 
     def bind_endpoint(self, stage: str) -> str:
         """What `stage` binds: tcp on all interfaces, so peers on other Macs reach it."""
@@ -85,6 +91,7 @@ def load(path: str | Path | None = None, run_dir: str | Path | None = None) -> C
         watchdog=section("watchdog"),
         retrieval=section("retrieval"),
         listener=section("listener"),
+        tracing=section("tracing"),
         commands={k: v for k, v in section("commands").items() if v},
         source=path,
     )

@@ -143,6 +143,52 @@ BAD_FRAMES = [
 ]
 
 
+def test_a_request_leaves_a_trace_from_every_stage(pipe: Pipeline, tmp_path: Path) -> None:
+    from pippin.trace import chrome_trace, select, stage_table
+    from shared.tracing import read_spans
+
+    result = run(_ask(pipe.config, QUERIES[0]))
+    spans = read_spans(pipe.run_dir / "trace")
+    asks = [s for s in spans if s.stage == "gateway" and s.name == "work" and s.detail == "ask"]
+    rid = asks[-1].request_id
+    mine = select(spans, [rid])
+    assert {"gateway", "retrieval", "planner", "scheduler", "executor"} <= {s.stage for s in mine}
+    outer = asks[-1]
+    for s in mine:  # every stage's work on it lies inside the gateway's handling of the ask
+        if s.name == "work":
+            assert outer.start - 0.001 <= s.start and s.start + s.seconds <= outer.start + outer.seconds + 0.05, s
+    executes = [s for s in mine if s.stage == "executor" and s.name == "work"]
+    assert len(executes) == len(result["calls"])
+
+    trace = json.loads(json.dumps(chrome_trace(mine)))
+    events = trace["traceEvents"]
+    assert {e["ph"] for e in events} <= {"X", "M", "s", "f"}
+    slices = [e for e in events if e["ph"] == "X"]
+    assert all(isinstance(e["ts"], (int, float)) and e["dur"] >= 0 and e["pid"] for e in slices)
+    names = {e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "process_name"}
+    assert {"gateway", "retrieval", "planner", "scheduler", "executor"} <= names
+    starts = {e["id"] for e in events if e["ph"] == "s"}
+    assert starts and starts == {e["id"] for e in events if e["ph"] == "f"}
+    rows, table = stage_table(mine)
+    assert "executor" in table and all(r["work_ms"][0] >= 0 for r in rows)
+
+    out = tmp_path / "trace.json"
+    cli = subprocess.run([sys.executable, "-m", "pippin.cli", "trace", rid, "--out", str(out)], capture_output=True,
+                         text=True, timeout=60,
+                         env={**os.environ, "PIPPIN_CONFIG": str(pipe.config_path), "PIPPIN_RUN": str(pipe.run_dir)})
+    assert cli.returncode == 0, cli.stderr
+    assert "share of e2e" in cli.stdout and json.loads(out.read_text())["traceEvents"]
+
+
+def test_pippin_profile_samples_a_running_stage(pipe: Pipeline, tmp_path: Path) -> None:
+    out = tmp_path / "scheduler.svg"
+    cli = subprocess.run([sys.executable, "-m", "pippin.cli", "profile", "scheduler", "--seconds", "2", "--out",
+                          str(out)], capture_output=True, text=True, timeout=90,
+                         env={**os.environ, "PIPPIN_CONFIG": str(pipe.config_path), "PIPPIN_RUN": str(pipe.run_dir)})
+    assert cli.returncode == 0, cli.stderr
+    assert out.read_text().lstrip().startswith("<?xml") and "svg" in out.read_text()[:500]
+
+
 def test_malformed_frames_are_answered_and_every_stage_keeps_serving(pipe: Pipeline) -> None:
     ctx = zmq.Context()
     try:

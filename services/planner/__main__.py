@@ -10,6 +10,7 @@ import asyncio
 from typing import Any
 
 from services.planner.base import Planner, PlanRequest, PlanStream, calls_in_background
+from services.planner.examples import Example
 from shared.bus import Service, run_service
 from shared.config import Config
 from shared.wire import Message
@@ -28,7 +29,7 @@ def make_planner(settings: dict[str, Any]) -> Planner:
         from services.planner.llm import LlmPlanner, PlannerSettings
 
         s = PlannerSettings()
-        for key in ("model", "template", "grammar", "max_calls", "max_tokens", "n_ctx"):
+        for key in ("model", "template", "grammar", "max_calls", "max_tokens", "n_ctx", "tool_layout"):
             if key in settings:
                 setattr(s, key, settings[key])
         return LlmPlanner(s)
@@ -66,7 +67,8 @@ class PlannerService(Service):
         assert self.planner is not None
         planner = self.planner
         b = msg.body
-        request = PlanRequest(b["text"], b["now"], tuple(b["tools"]), tuple(b["examples"]), b.get("context") or "")
+        examples = tuple(Example.from_json(e) for e in b["examples"])
+        request = PlanRequest(b["text"], b["now"], tuple(b["tools"]), examples, b.get("context") or "")
         record = PlanStream()
         try:
             async for call in calls_in_background(planner, request, record):

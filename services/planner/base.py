@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from services.planner.examples import Example
 from shared.plan import Call, StreamingPlanParser
 
 
@@ -17,7 +18,7 @@ class PlanRequest:
     now: str  # "YYYY-MM-DD HH:MM:SS", what relative dates resolve against
     # Tool and example subsets chosen by retrieval; empty means "all tools, default examples".
     tools: tuple[str, ...] = ()
-    examples: tuple[str, ...] = field(default=())
+    examples: tuple[Example, ...] = field(default=())
     # A replan: the earlier plan of this request with each call's result (see
     # services.scheduler.replan.observations); empty for a first plan.
     context: str = ""

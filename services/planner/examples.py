@@ -15,6 +15,14 @@ EXAMPLE_NOW = "2026-03-10 14:00:00"
 class Example:
     query: str
     plan: str
+    now: str = EXAMPLE_NOW  # the moment it was asked, shown with it in the prompt
+
+    def to_json(self) -> dict[str, str]:
+        return {"query": self.query, "plan": self.plan, "now": self.now}
+
+    @classmethod
+    def from_json(cls, d: dict[str, str]) -> Example:
+        return cls(d["query"], d["plan"], d.get("now") or EXAMPLE_NOW)
 
     def tools(self) -> frozenset[str]:
         from shared.plan import parse_plan

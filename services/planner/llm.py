@@ -32,6 +32,10 @@ class PlannerSettings:
     max_tokens: int = 400
     max_calls: int = 10
     lora_path: str | None = None
+    # With retrieval: "subset" lists only the retrieved tools in the prompt (shorter), "all"
+    # lists all 16 (the same prompt prefix for every request, kept in the KV cache); the
+    # grammar allows only the retrieved tools either way.
+    tool_layout: str = "subset"
 
     @classmethod
     def from_args(cls, args: Any) -> PlannerSettings:
@@ -42,6 +46,8 @@ class PlannerSettings:
             s.template = args.template
         if getattr(args, "no_grammar", False):
             s.grammar = False
+        if getattr(args, "tool_layout", None):
+            s.tool_layout = args.tool_layout
         return s
 
 
@@ -125,7 +131,8 @@ class LlmPlanner:
         return self._grammars[tools]
 
     def prompt_text(self, request: PlanRequest) -> str:
-        return build_prompt(request.query, request.now, request.tools, request.examples or None,  # type: ignore[arg-type]
+        tools = request.tools if self.settings.tool_layout == "subset" else ()
+        return build_prompt(request.query, request.now, tools, request.examples or None,
                             request.context).render(self.settings.template)
 
     def stream(self, request: PlanRequest) -> Iterator[str]:

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from services.planner.examples import EXAMPLE_NOW, EXAMPLES, Example
+from services.planner.examples import EXAMPLES, Example
 from shared import catalog
 from shared.validate import DATETIME_FORMAT
 
@@ -104,5 +104,5 @@ def build_prompt(query: str, now: str, tools: Sequence[str] = (),
         "You are Pippin, an assistant on the user's Mac. You turn a request into a plan of tool calls.\n\n"
         f"{RULES}\n\nTools:\n{tool_section(chosen)}"
     )
-    shots = tuple((user_turn(e.query, EXAMPLE_NOW), e.plan) for e in (EXAMPLES if examples is None else examples))
+    shots = tuple((user_turn(e.query, e.now), e.plan) for e in (EXAMPLES if examples is None else examples))
     return Prompt(system, shots, user_turn(query, now, context))

