@@ -264,6 +264,88 @@ def cmd_gen_data(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("listen")
+def cmd_listen(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from pippin.listen import Voice, listen
+    from services.executor.ledger import Executor, Ledger
+    from services.executor.simmac import SimulatedMac
+    from services.listener import audio
+    from services.listener.listener import ListenerSettings
+    from services.scheduler.engine import Policy
+
+    settings = ListenerSettings(wake_word=args.wake_word, asr_model=args.asr_model)
+    if args.pipeline:
+        return _listen_through_pipeline(args)
+    if args.wav:
+        try:
+            pcm = audio.read_wav(Path(args.wav))
+        except (audio.AudioFormatError, FileNotFoundError) as e:
+            print(f"pippin listen: {e}", file=sys.stderr)
+            return 1
+        frames = audio.frames_of(pcm, realtime=args.realtime)
+    elif args.stdin:
+        frames = audio.stdin_frames(realtime=args.realtime)
+    else:
+        frames = audio.microphone_frames()
+        print(f"listening for {args.wake_word.replace('_', ' ')} (Ctrl-C to stop)...", file=sys.stderr)
+    voice = Voice(settings)
+    planner = _make_planner(args.planner, args)
+    mac = SimulatedMac(args.mac_db or ":memory:", paths.default_world())
+    try:
+        report = asyncio.run(listen(frames, voice, planner, Executor(mac, Ledger()), _now(args),  # type: ignore[arg-type]
+                                    early=not args.no_early, policy=Policy(args.policy)))
+    except KeyboardInterrupt:
+        return 0
+    if args.json:
+        print(json.dumps(report.to_json()))
+        return 0
+    data = report.to_json()
+    print(f"audio {data['audio_s']:.2f}s, wake at {data['wake'] or 'never'}")
+    for p in data["partials"]:
+        print(f"  [{p['t']:6.2f}s] partial: {p['text']!r} (stable: {p['stable']!r})")
+    for t in report.turns:
+        print(f"heard: {t.transcript!r} (speech ended at {t.speech_end_s:.2f}s; early plan used: "
+              f"{t.used_speculation})")
+        print("plan:\n  " + t.plan.replace("\n", "\n  "))
+        for c in t.calls:
+            outcome = c["result"] if c["state"] == "done" else f"{c['state'].upper()}: {c['error']}"
+            print(f"  {c['idx']}. {c['tool']} -> {outcome}")
+        print(t.answer)
+        if t.first_call_after_speech_s is not None:
+            print(f"(first call {t.first_call_after_speech_s:.2f}s after the end of speech)")
+    if not report.turns:
+        print("nothing was asked" + (" (no wake phrase heard)" if voice.wake and not data["wake"] else ""))
+    return 0
+
+
+def _listen_through_pipeline(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from pippin.client import print_result, send_audio
+    from services.listener import audio
+    from shared import config as config_mod
+
+    if not args.wav:
+        raise SystemExit("pippin listen --pipeline needs --wav FILE (the running listener stage has the microphone)")
+    pcm = audio.read_wav(Path(args.wav))
+
+    def show(t: dict[str, object]) -> None:
+        if not args.json:
+            print(f"  {'final' if t['final'] else 'partial'}: {t['text']!r}", flush=True)
+
+    result = asyncio.run(send_audio(config_mod.load(), pcm, on_transcript=show))
+    if result is None:
+        print("no request was heard (is the listener stage running with source = \"bus\"?)", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print_result(result)
+    return 0
+
+
 @command("trace")
 def cmd_trace(args: argparse.Namespace) -> int:
     from pippin.trace import last_requests, select, stage_table, summary_line, write_trace
@@ -321,7 +403,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     config = config_mod.load()
     try:
-        up(config, timeout_s=args.timeout)
+        up(config, timeout_s=args.timeout, listen=args.listen)
     except StageError as e:
         print(f"pippin: {e}\n{status_table(config)}", file=sys.stderr)
         return 1
@@ -416,6 +498,23 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--out", required=True)
 
+    li = sub.add_parser("listen", help="speech in: wake word, streaming Whisper, early planning, on the "
+                        "simulated Mac (microphone, --wav FILE or --stdin raw 16 kHz PCM)")
+    li.add_argument("--wav", help="a 16 kHz mono 16-bit WAV file instead of the microphone")
+    li.add_argument("--stdin", action="store_true", help="raw 16 kHz mono int16 PCM on stdin")
+    li.add_argument("--realtime", action="store_true", help="stream the file at speaking pace (for latency)")
+    li.add_argument("--no-early", action="store_true", help="plan only from the final transcript")
+    li.add_argument("--pipeline", action="store_true", help="send the WAV's audio to the running listener stage "
+                    "over the bus ([listener] source = \"bus\") instead of listening in this process")
+    li.add_argument("--wake-word", default="hey_jarvis", help="openWakeWord model, or none (push-to-talk)")
+    li.add_argument("--asr-model", default="tiny.en", help="tiny.en, or a CTranslate2 Whisper folder")
+    li.add_argument("--planner", default="llm")
+    li.add_argument("--json", action="store_true")
+    li.add_argument("--now")
+    li.add_argument("--policy", default="draft", choices=["draft", "auto"])
+    li.add_argument("--mac-db")
+    _planner_options(li)
+
     t = sub.add_parser("trace", help="where a request's time went: a Chrome trace file and a per-stage table")
     t.add_argument("request", nargs="?", help="a request id (default: the latest)")
     t.add_argument("--last", type=int, default=1, help="the last N requests")
@@ -428,6 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     u = sub.add_parser("up", help="start the pipeline under supervisord and wait until every stage is ready")
     u.add_argument("--timeout", type=float, default=600)
+    u.add_argument("--listen", action="store_true", help="also start the always-on listener stage")
     sub.add_parser("down", help="stop the pipeline")
     sub.add_parser("status", help="each stage: process, ready, heartbeat age, requests served, last error")
     sub.add_parser("keys", help="make the CurveZMQ key pairs")

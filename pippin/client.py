@@ -16,7 +16,7 @@ from shared import config as config_mod
 from shared import paths
 from shared.bus import Bus, Requester, StageError, ensure_keys, spawn
 from shared.config import Config
-from shared.wire import Message, WireError, decode, new_id
+from shared.wire import Message, WireError, decode, encode, new_id
 
 STAGES = ("gateway", "retrieval", "planner", "scheduler", "executor")
 
@@ -111,18 +111,21 @@ class PipelineClient:
         self.bus.close()
 
 
-def up(config: Config, timeout_s: float = 600) -> dict[str, Any]:
+def up(config: Config, timeout_s: float = 600, *, listen: bool = False) -> dict[str, Any]:
+    """Start the stages (and, with `listen`, the always-on listener) and wait until ready."""
     config.run_dir.mkdir(parents=True, exist_ok=True)
     if config.curve:
         ensure_keys(config.keys_dir)
     if not (config.run_dir / "supervisor.sock").exists() or supervisorctl(config, "pid").returncode != 0:
         subprocess.run([str(Path(sys.executable).parent / "supervisord"), "-c",
                         str(paths.REPO_ROOT / "supervisord.conf")], env=supervisor_env(config), check=True)
+    if listen:
+        supervisorctl(config, "start", "listener")
 
     async def wait() -> dict[str, Any]:
         client = PipelineClient(config)
         try:
-            return await client.wait_ready(timeout_s)
+            return await client.wait_ready(timeout_s, (*STAGES, "listener") if listen else STAGES)
         finally:
             client.close()
 
@@ -159,7 +162,7 @@ def status_table(config: Config) -> str:
     stages = asyncio.run(get())
     rows = [f"{'stage':<10} {'process':<9} {'ready':<6} {'heartbeat':<10} {'served':>6} {'errors':>6} "
             f"{'bad frames':>10}  last error"]
-    for name in ("bus", *STAGES, "watchdog"):
+    for name in ("bus", *STAGES, "listener", "watchdog"):
         state = processes.get(name, ("-", ""))[0]
         s = stages.get(name, {})
         st = s.get("stats", {})
@@ -218,3 +221,42 @@ def ask_pipeline(args: Any) -> int:
     else:
         print_result(result)
     return 0
+
+
+async def send_audio(config: Config, pcm: bytes, *, realtime: bool = True, wait_s: float = 120,
+                     on_transcript: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any] | None:
+    """Publish speech on the bus as numbered `audio` frames, for a listener stage with
+    source = "bus", and return the result of the request it heard (None if none came)."""
+    from services.listener.audio import frames_of
+
+    bus = Bus(config, "client")
+    pub = bus.publisher()
+    sub = bus.subscriber(b"transcript", b"answer")
+    try:
+        await asyncio.sleep(0.3)  # let the subscriptions reach the forwarder
+        answer: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+
+        async def watch() -> None:
+            while True:
+                topic, frame = await sub.recv_multipart()
+                try:
+                    msg = decode(frame)
+                except WireError:
+                    continue
+                if topic == b"transcript" and on_transcript:
+                    on_transcript(msg.body)
+                elif topic == b"answer" and not answer.done():
+                    answer.set_result(msg.body)
+
+        watcher = asyncio.ensure_future(watch())
+        async for f in frames_of(pcm + b"\0\0" * 16000, realtime=realtime):
+            await pub.send_multipart([b"audio", encode(Message("audio", {"seq": f.seq, "pcm": f.pcm, "rate": 16000},
+                                                               sender="client"))])
+        try:
+            return await asyncio.wait_for(answer, wait_s)
+        except TimeoutError:
+            return None
+        finally:
+            watcher.cancel()
+    finally:
+        bus.close()

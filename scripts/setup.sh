@@ -36,5 +36,18 @@ if ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
   .venv/bin/python -m pip install --quiet "$wheel"
 fi
 
+# Speech for the voice tests and benchmarks (espeak-ng speaks, sox converts).
+if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null; then
+  if command -v apt-get >/dev/null; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get install -y -q espeak-ng sox >/dev/null || { $SUDO apt-get update -q >/dev/null && \
+      $SUDO apt-get install -y -q espeak-ng sox >/dev/null; }
+  elif command -v brew >/dev/null; then
+    brew install espeak-ng sox
+  else
+    echo "setup: install espeak-ng and sox for the voice tests" >&2
+  fi
+fi
+
 .venv/bin/python -m shared.models prepare qwen-0.5b smollm2-135m
 echo "setup: done"

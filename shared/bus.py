@@ -32,7 +32,7 @@ from shared.wire import Message, WireError, decode, encode, new_id
 
 log = logging.getLogger("pippin.bus")
 HEARTBEAT_S = 1.0
-TOPICS = (b"ready", b"hb", b"cancel", b"confirm", b"trace")
+TOPICS = (b"ready", b"hb", b"cancel", b"confirm", b"trace", b"audio", b"transcript", b"answer")
 
 
 _background: set[asyncio.Task[Any]] = set()

@@ -401,6 +401,36 @@ def test_the_llm_joiner_through_the_pipeline(tmp_path: Path) -> None:
         assert len(actions) == len(set(actions)), actions
 
 
+@pytest.mark.skipif(not __import__("pippin.speech").speech.available(), reason="needs espeak-ng and sox")
+def test_the_listener_stage_hears_a_request_on_the_bus(pipe: Pipeline) -> None:
+    """Speech published as audio frames: the listener stage wakes, transcribes, asks the
+    gateway (whose reference planner knows this request) and publishes the answer."""
+    from pippin import speech
+    from pippin.client import send_audio
+
+    original = pipe.config_path.read_text()
+    try:
+        pipe.config_path.write_text(original + '\n[listener]\nsource = "bus"\n')
+        assert supervisorctl(pipe.config, "start", "listener").returncode == 0
+        c = PipelineClient(pipe.config)
+        try:
+            run(c.wait_ready(120, ("listener", *STAGES)))
+        finally:
+            c.close()
+        pcm = speech.utterance(0.5, "hey jarvis", 0.5, QUERIES[1], 1.0)
+        heard: list[dict] = []
+        result = run(send_audio(pipe.config, pcm, realtime=True, on_transcript=heard.append, wait_s=90))
+        final = heard[-1]["text"].lower().replace("-", "") if heard else ""
+        assert heard[-1]["final"] and "offsite" in final and "calendar" in final, heard
+        assert any(not h["final"] for h in heard)  # partial transcripts came first
+        assert result is not None and result["answer"], result
+        silent = run(send_audio(pipe.config, speech.utterance(0.5, QUERIES[1], 1.0), realtime=False, wait_s=8))
+        assert silent is None  # no wake phrase: nothing asked
+    finally:
+        supervisorctl(pipe.config, "stop", "listener")
+        pipe.config_path.write_text(original)
+
+
 def test_pippin_status_cli(pipe: Pipeline) -> None:
     out = subprocess.run([sys.executable, "-m", "pippin.cli", "status"], capture_output=True, text=True,
                          env={**os.environ, "PIPPIN_CONFIG": str(pipe.config_path), "PIPPIN_RUN": str(pipe.run_dir)},

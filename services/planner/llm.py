@@ -88,6 +88,7 @@ class LlmPlanner:
         # One llama.cpp context: a plan still finishing in its thread and a decide() or
         # summarize() from another must not touch it at once.
         self._busy = threading.RLock()
+        self._abort = threading.Event()
         self.last = PlanStats()
         self.prefix_state = self.warm_prefix() if s.prefix_reuse else "off"
 
@@ -137,7 +138,13 @@ class LlmPlanner:
 
     def stream(self, request: PlanRequest) -> Iterator[str]:
         with self._busy:
+            self._abort.clear()
             yield from self._stream(request)
+
+    def abort(self) -> None:
+        """Stop the plan being written (a speculative plan the user's words overtook): the
+        stream ends at the next token, and the context is free for the next request."""
+        self._abort.set()
 
     def _stream(self, request: PlanRequest) -> Iterator[str]:
         s = self.settings
@@ -164,6 +171,9 @@ class LlmPlanner:
         last_idx = 0
         finish = None
         for chunk in out:
+            if self._abort.is_set():
+                stats.truncated = True
+                break
             choice = chunk["choices"][0]
             finish = choice.get("finish_reason") or finish
             piece = choice["text"]

@@ -1,0 +1,102 @@
+"""Voice: word error rate and real-time factor of the ASR, wake detection rate and false
+wakes, and the latency from the end of speech to the first call, with early planning on
+and off (a ratio from the same run). Speech is made by espeak-ng in several voices."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from typing import Any
+
+from pippin import speech
+from pippin.listen import Voice, listen
+from services.executor.ledger import Executor, Ledger
+from services.executor.simmac import SimulatedMac
+from services.listener.audio import FRAME_BYTES, frames_of
+from services.listener.listener import ListenerSettings
+from shared import paths
+
+# Our own requests (not the eval's), spoken the way a user would say them.
+REQUESTS = [
+    "remind me tomorrow to water the plants",
+    "text Sid that I am running late",
+    "show me the Golden Gate Bridge on the map",
+    "email Maya the lease agreement",
+    "create a note called groceries with eggs and milk",
+    "how do I get to the airport by train",
+    "set up a zoom meeting with Priya on Friday at ten",
+    "what is the phone number of Tom Becker",
+]
+VOICES = ["en-us", "en-gb", "en-us+f3"]
+NOW = "2026-11-23 09:00:00"
+
+
+def _wer(refs: list[str], hyps: list[str]) -> float:
+    import jiwer
+
+    norm = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(),
+                          jiwer.Strip(), jiwer.ReduceToListOfListOfWords()])
+    return float(jiwer.wer(refs, hyps, reference_transform=norm, hypothesis_transform=norm))
+
+
+def run(latency_requests: int = 4) -> dict[str, Any]:
+    if not speech.available():
+        return {"skipped": "espeak-ng and sox are not installed"}
+    voice = Voice(ListenerSettings())
+    assert voice.wake is not None
+    refs, hyps, rtf, detected, trials = [], [], [], 0, 0
+    plain: list[bytes] = []
+    for v in VOICES:
+        for text in REQUESTS:
+            pcm = speech.say(text, v)
+            plain.append(pcm + speech.silence(0.6))
+            got = voice.transcriber.decode(pcm)
+            refs.append(text)
+            hyps.append(got.text)
+            rtf.append(got.seconds / got.audio_s)
+            voice.wake.reset()
+            woke = voice.wake.feed(speech.utterance(0.3, "hey jarvis", 0.4, voice=v) + pcm)
+            detected += woke
+            trials += 1
+    # False wakes: all the requests without the wake phrase, in one stream.
+    voice.wake.reset()
+    stream = b"".join(plain)
+    false_wakes = 0
+    for i in range(0, len(stream), FRAME_BYTES * 4):
+        if voice.wake.feed(stream[i:i + FRAME_BYTES * 4]):
+            false_wakes += 1
+            voice.wake.reset()
+    hours = len(stream) / 2 / 16000 / 3600
+
+    from services.planner.llm import LlmPlanner, PlannerSettings
+
+    planner = LlmPlanner(PlannerSettings(model="qwen-0.5b"))
+    latencies: dict[str, list[float]] = {"early": [], "late": []}
+    used = 0
+    for text in REQUESTS[:latency_requests]:
+        pcm = speech.utterance(0.4, "hey jarvis", 0.4, text, 1.5)
+        for mode in ("late", "early"):
+            mac = SimulatedMac(":memory:", paths.default_world())
+            report = asyncio.run(listen(frames_of(pcm, realtime=True), voice, planner, Executor(mac, Ledger()), NOW,
+                                        early=mode == "early"))
+            for turn in report.turns:
+                if turn.first_call_after_speech_s is not None:
+                    latencies[mode].append(turn.first_call_after_speech_s)
+                used += mode == "early" and turn.used_speculation
+    early_med = statistics.median(latencies["early"]) if latencies["early"] else None
+    late_med = statistics.median(latencies["late"]) if latencies["late"] else None
+    return {
+        "asr_model": voice.settings.asr_model,
+        "utterances": len(refs), "voices": VOICES,
+        "word_error_rate": round(_wer(refs, hyps), 4),
+        "asr_real_time_factor_median": round(statistics.median(rtf), 3),
+        "wake_detection_rate": round(detected / trials, 3),
+        "false_wakes": false_wakes, "non_wake_speech_hours": round(hours, 4),
+        "false_wakes_per_hour": round(false_wakes / hours, 1),
+        "end_of_speech_to_first_call_s_median_early": early_med,
+        "end_of_speech_to_first_call_s_median_late": late_med,
+        "early_planning_speedup": round(late_med / early_med, 2) if early_med and late_med else None,
+        "early_plan_used": f"{used}/{latency_requests}",
+        "latency_samples": latencies,
+        "examples": [{"said": r, "heard": h} for r, h in list(zip(refs, hyps, strict=True))[:4]],
+    }

@@ -1,0 +1,134 @@
+"""`pippin listen`: speech in, actions out, in one process on the simulated Mac.
+
+Audio -> wake word -> endpointing -> streaming Whisper (services.listener) -> early
+planning on stable partial transcripts (services.listener.early) -> the scheduler runs
+the final plan. Each turn reports wake time, partial and final transcripts with times,
+the plan, the results, the answer, and the latency from the end of speech to the first
+call dispatched (meaningful when audio is streamed in real time)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.executor.ledger import Executor, Outcome
+from services.listener.asr import Transcriber
+from services.listener.audio import Frame
+from services.listener.early import EarlyPlanner
+from services.listener.listener import Event, Listener, ListenerSettings
+from services.listener.wake import WakeWord
+from services.planner.base import Planner
+from services.scheduler.engine import CallEvent, Policy, Scheduler, SchedulerSettings
+from services.scheduler.joiner import answer
+
+
+@dataclass
+class Turn:
+    transcript: str
+    plan: str
+    calls: list[dict[str, Any]]
+    answer: str
+    used_speculation: bool
+    speculated_on: list[str]
+    speech_end_s: float  # audio time of the last voiced frame
+    first_call_after_speech_s: float | None  # wall time from the end of speech to the first call dispatched
+    final_after_speech_s: float  # wall time from the end of speech to the final transcript
+
+
+@dataclass
+class ListenReport:
+    events: list[Event] = field(default_factory=list)
+    turns: list[Turn] = field(default_factory=list)
+    audio_s: float = 0.0
+    wall_s: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "audio_s": round(self.audio_s, 3), "wall_s": round(self.wall_s, 3),
+            "wake": [e.t_audio for e in self.events if e.kind == "wake"],
+            "partials": [{"t": e.t_audio, "text": e.text, "stable": e.stable} for e in self.events
+                         if e.kind in ("partial", "pause")],
+            "finals": [{"t": e.t_audio, "text": e.text} for e in self.events if e.kind == "final"],
+            "turns": [vars(t) for t in self.turns],
+        }
+
+
+class Voice:
+    """The models a listener needs, loaded once (a benchmark runs many files through them)."""
+
+    def __init__(self, settings: ListenerSettings) -> None:
+        self.settings = settings
+        self.transcriber = Transcriber(settings.asr_model)
+        self.wake = None if settings.wake_word == "none" else WakeWord(settings.wake_word, settings.wake_threshold)
+
+
+async def listen(frames: AsyncIterator[Frame], voice: Voice, planner: Planner, executor: Executor, now: str, *,
+                 early: bool = True, policy: Policy = Policy.DRAFT) -> ListenReport:
+    report = ListenReport()
+    t0 = time.perf_counter()
+    if voice.wake is not None:
+        voice.wake.reset()
+
+    async def execute(rid: str, idx: int, tool: str, args: tuple[Any, ...], deliver: bool) -> Outcome:
+        return await asyncio.to_thread(executor.execute, rid, idx, tool, args, deliver=deliver)
+
+    async def lookup(rid: str, idx: int, tool: str, args: tuple[Any, ...]) -> Outcome:
+        return await execute(rid, idx, tool, args, False)
+
+    call_events: list[CallEvent] = []
+    scheduler = Scheduler(execute, SchedulerSettings(policy=policy), on_event=call_events.append)
+    request_id = uuid.uuid4().hex[:12]
+    early_planner = EarlyPlanner(planner, lookup, now, request_id, enabled=early)
+    pending: list[asyncio.Task[None]] = []
+
+    async def run_turn(final: Event) -> None:
+        nonlocal early_planner, request_id
+        speech_end_wall = t0 + final.t_audio
+        calls, record, used = early_planner.final(final.text)
+        reads, speculated = dict(early_planner.reads), list(early_planner.started)
+        rid = request_id
+        # The next turn is another request, with speculation of its own.
+        request_id = uuid.uuid4().hex[:12]
+        early_planner = EarlyPlanner(planner, lookup, now, request_id, enabled=early)
+        first: list[float] = []
+
+        def on_event(e: CallEvent) -> None:
+            if e.request_id == rid and e.kind in ("start", "done", "failed") and not first:
+                first.append(e.at)
+            call_events.append(e)
+
+        scheduler.on_event = on_event
+        result = await scheduler.run(rid, calls, reuse=reads)
+        report.turns.append(Turn(
+            final.text, record.text,
+            [{"idx": c.idx, "tool": c.tool, "args": list(c.args), "state": c.state, "result": c.value,
+              "error": c.error, "reused": c.reused} for c in result.calls],
+            answer(result), used, speculated, final.t_audio,
+            round(first[0] - speech_end_wall, 4) if first else None,
+            round(final.t_wall - speech_end_wall, 4)))
+
+    async def on_event(e: Event) -> None:
+        if e.kind in ("partial", "pause") and e.stable:
+            early_planner.consider(e.stable)
+        elif e.kind == "final" and e.text.strip():
+            pending.append(asyncio.create_task(run_turn(e)))
+
+    listener = Listener(voice.settings, voice.transcriber, voice.wake, on_event)
+    last_t = 0.0
+
+    async def counted() -> AsyncIterator[Frame]:
+        nonlocal last_t
+        async for f in frames:
+            last_t = f.t
+            yield f
+
+    report.events = await listener.run(counted())
+    for task in pending:
+        await task
+    report.audio_s = last_t
+    report.wall_s = time.perf_counter() - t0
+    return report

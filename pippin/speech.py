@@ -1,0 +1,47 @@
+"""Real speech for tests and benchmarks: espeak-ng speaks, sox makes it 16 kHz mono 16-bit.
+
+(espeak-ng and sox come from Debian's packages: `make setup` / CI install them.)"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from services.listener.audio import RATE
+
+
+def available() -> bool:
+    return bool(shutil.which("espeak-ng") and shutil.which("sox"))
+
+
+def say(text: str, voice: str = "en-us", words_per_minute: int = 150) -> bytes:
+    """16 kHz mono int16 PCM of `text` spoken by espeak-ng."""
+    with tempfile.TemporaryDirectory() as tmp:
+        raw, out = Path(tmp) / "raw.wav", Path(tmp) / "out.raw"
+        subprocess.run(["espeak-ng", "-v", voice, "-s", str(words_per_minute), "-w", str(raw), text],
+                       check=True, capture_output=True)
+        subprocess.run(["sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", "-e", "signed-integer",
+                        "-t", "raw", str(out)], check=True, capture_output=True)
+        return out.read_bytes()
+
+
+def silence(seconds: float) -> bytes:
+    return b"\0\0" * int(RATE * seconds)
+
+
+def utterance(*parts: str | float, voice: str = "en-us") -> bytes:
+    """Speech and pauses in a row: say("hey jarvis"), 0.4 s of silence, the request..."""
+    return b"".join(silence(p) if isinstance(p, (int, float)) else say(p, voice) for p in parts)
+
+
+def write_wav(pcm: bytes, path: Path) -> Path:
+    import wave
+
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes(pcm)
+    return path

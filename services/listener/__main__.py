@@ -1,0 +1,118 @@
+"""The listener stage: the pipeline's first stage, always listening.
+
+Audio comes from the microphone ([listener] source = "microphone") or from the bus
+(source = "bus": `audio` messages with sequence numbers, as `pippin listen --wav FILE
+--pipeline` publishes them). After the wake phrase it transcribes the request as it is
+spoken, publishes each partial and the final transcript on the bus (topic
+"transcript"), sends the final one to the gateway as an `ask`, and publishes the result
+(topic "answer"). Audio frames that arrive out of order or twice are dropped by their
+sequence number; a gap is filled with silence so the audio clock stays true."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+from services.listener.audio import FRAME_BYTES, Frame, microphone_frames
+from services.listener.listener import Event, Listener, ListenerSettings
+from shared.bus import Service, StageError, run_service, spawn
+from shared.config import Config
+from shared.wire import Message, new_id
+
+log = logging.getLogger("pippin.listener")
+
+
+class ListenerService(Service):
+    name = "listener"
+
+    def __init__(self, config: Config) -> None:
+        super().__init__(config)
+        s = config.listener
+        self.source = str(s.get("source", "microphone"))
+        self.settings = ListenerSettings(wake_word=str(s.get("wake_word", "hey_jarvis")),
+                                         wake_threshold=float(s.get("wake_threshold", 0.5)),
+                                         asr_model=str(s.get("asr_model", "tiny.en")),
+                                         partial_every_s=float(s.get("partial_every_s", 0.6)))
+        self.settings.endpoint.silence_ms = int(s.get("silence_ms", self.settings.endpoint.silence_ms))
+        self.settings.endpoint.max_utterance_s = float(s.get("max_utterance_s", self.settings.endpoint.max_utterance_s))
+        self.gateway = self.requester("gateway", terminal={"result"})
+        self.audio: asyncio.Queue[Frame | None] = asyncio.Queue(maxsize=2000)
+        self.next_seq = 0
+        self.stats.update({"frames": 0, "frames_dropped": 0, "wakes": 0, "turns": 0})
+
+    def load(self) -> None:
+        from pippin.listen import Voice
+
+        self.voice = Voice(self.settings)
+
+    def extra_topics(self) -> tuple[bytes, ...]:
+        return (b"audio",) if self.source == "bus" else ()
+
+    def on_bus(self, topic: bytes, msg: Message) -> None:
+        if topic != b"audio" or msg.type != "audio":
+            return
+        seq, pcm = msg.body["seq"], msg.body["pcm"]
+        if msg.body["rate"] != 16000 or len(pcm) != FRAME_BYTES or seq < self.next_seq:
+            self.stats["frames_dropped"] += 1
+            return
+        while self.next_seq < seq:  # lost frames: silence keeps the audio clock right
+            self._put(Frame(self.next_seq, b"\0" * FRAME_BYTES))
+        self._put(Frame(seq, pcm))
+
+    def _put(self, frame: Frame) -> None:
+        try:
+            self.audio.put_nowait(frame)
+            self.next_seq = frame.seq + 1
+            self.stats["frames"] += 1
+        except asyncio.QueueFull:  # the listener fell behind: drop rather than grow without bound
+            self.stats["frames_dropped"] += 1
+            self.next_seq = frame.seq + 1
+
+    async def frames(self) -> AsyncIterator[Frame]:
+        if self.source == "microphone":
+            async for f in microphone_frames():
+                self.stats["frames"] += 1
+                yield f
+            return
+        while (frame := await self.audio.get()) is not None:
+            yield frame
+
+    async def on_event(self, e: Event) -> None:
+        if e.kind == "wake":
+            self.stats["wakes"] += 1
+        if e.kind in ("partial", "pause", "final"):
+            body = {"text": e.text, "final": e.kind == "final", "stable": e.stable}
+            await self.publish(b"transcript", Message("transcript", body, sender=self.name))
+        if e.kind == "final" and e.text.strip():
+            self.stats["turns"] += 1
+            spawn(self.ask(e.text))
+
+    async def ask(self, text: str) -> None:
+        rid = new_id()
+        try:
+            result = await self.gateway.call(Message("ask", {"text": text}, rid, new_id(), self.name), timeout_s=300)
+            await self.publish(b"answer", result.reply("result", result.body, self.name))
+        except StageError as e:
+            log.warning("request %r failed: %s", text, e)
+            self.stats["last_error"] = str(e)[:300]
+
+    async def main(self) -> None:
+        async def listen_forever() -> None:
+            while not self.ready:
+                await asyncio.sleep(0.1)
+            while True:
+                listener = Listener(self.settings, self.voice.transcriber, self.voice.wake, self.on_event)
+                try:
+                    await listener.run(self.frames())
+                except Exception as e:  # a broken microphone: say so, try again
+                    log.exception("listening failed")
+                    self.stats["last_error"] = f"listening failed: {e}"[:300]
+                    await asyncio.sleep(2)
+
+        spawn(listen_forever())
+        await super().main()
+
+
+if __name__ == "__main__":
+    run_service(ListenerService)

@@ -1,0 +1,116 @@
+"""Early planning: start planning from what the user has said so far.
+
+A speculative plan is made from a stable partial transcript (or from the whole utterance
+at the first pause). Lookups in it that neither change nor show anything (EARLY_TOOLS)
+run at once; nothing else does. When the final transcript comes:
+- if it is the text the speculation planned (ignoring case and punctuation), that plan is
+  used, with the lookups already done;
+- otherwise the speculation is stopped and a plan is made from the final text; lookups
+  the speculation did with the same arguments are still reused (a lookup is a lookup).
+Calls with effects only ever run from the final plan, through the scheduler: a call the
+final plan does not contain never runs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+from services.executor.ledger import Outcome
+from services.planner.base import Planner, PlanRequest, PlanStream, calls_in_background
+from services.scheduler.engine import call_key
+from shared.plan import Call
+
+# Lookups that neither change the Mac nor show anything on screen.
+EARLY_TOOLS = frozenset({"get_phone_number", "get_email_address"})
+
+LookupFn = Callable[[str, int, str, tuple[object, ...]], Awaitable[Outcome]]
+
+
+def same_words(a: str, b: str) -> bool:
+    def norm(t: str) -> list[str]:
+        return ["".join(ch for ch in w.casefold() if ch.isalnum()) for w in t.split()]
+
+    return [w for w in norm(a) if w] == [w for w in norm(b) if w]
+
+
+@dataclass
+class Speculation:
+    text: str
+    calls: list[Call] = field(default_factory=list)
+    record: PlanStream = field(default_factory=PlanStream)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+
+class EarlyPlanner:
+    def __init__(self, planner: Planner, lookup: LookupFn, now: str, request_id: str, *, min_words: int = 3,
+                 enabled: bool = True) -> None:
+        self.planner = planner
+        self.lookup = lookup
+        self.now = now
+        self.request_id = request_id
+        self.min_words = min_words
+        self.enabled = enabled
+        self.spec: Speculation | None = None
+        self.reads: dict[str, Outcome] = {}
+        self.started: list[str] = []  # texts speculated on, for reports
+
+    def consider(self, text: str) -> None:
+        """A new stable partial (or pause) transcript: speculate on it if it says more."""
+        if not self.enabled or len(text.split()) < self.min_words:
+            return
+        if self.spec is not None and same_words(self.spec.text, text):
+            return
+        self._stop()
+        self.spec = Speculation(text)
+        self.spec.task = asyncio.create_task(self._speculate(self.spec))
+        self.started.append(text)
+
+    def _stop(self) -> None:
+        if self.spec is not None and self.spec.task is not None and not self.spec.task.done():
+            abort = getattr(self.planner, "abort", None)
+            if abort:
+                abort()
+            self.spec.task.cancel()
+
+    async def _speculate(self, spec: Speculation) -> None:
+        try:
+            async for call in calls_in_background(self.planner, PlanRequest(spec.text, self.now), spec.record):
+                spec.calls.append(call)
+                spec.changed.set()
+                if call.tool in EARLY_TOOLS and not any("$" in str(a) for a in call.args):
+                    key = call_key(call.tool, call.args)
+                    if key not in self.reads:
+                        self.reads[key] = await self.lookup(f"{self.request_id}~early", len(self.reads) + 1,
+                                                            call.tool, call.args)
+        except RuntimeError:
+            pass  # the planner failed: the final plan is made from scratch
+        finally:
+            spec.changed.set()
+
+    def final(self, text: str) -> tuple[AsyncIterator[Call], PlanStream, bool]:
+        """The calls to run for the final transcript, the record of their plan, and whether
+        the speculation was used. `reads` holds the lookups already done."""
+        spec = self.spec
+        if spec is not None and same_words(spec.text, text) and spec.task is not None and not spec.task.cancelled():
+            return self._follow(spec), spec.record, True
+        self._stop()
+        record = PlanStream()
+        return calls_in_background(self.planner, PlanRequest(text, self.now), record), record, False
+
+    @staticmethod
+    async def _follow(spec: Speculation) -> AsyncIterator[Call]:
+        """The speculation's calls: those already planned at once, the rest as they come."""
+        sent = 0
+        while True:
+            while sent < len(spec.calls):
+                yield spec.calls[sent]
+                sent += 1
+            assert spec.task is not None
+            if spec.task.done():
+                return
+            spec.changed.clear()
+            if sent < len(spec.calls):
+                continue
+            await spec.changed.wait()

@@ -1,0 +1,149 @@
+"""The listener's state machine: wake word -> utterance -> partial and final transcripts.
+
+    idle --wake phrase--> armed --speech--> speaking --silence--> final, back to idle
+
+With the wake word off ("none"), every utterance is a request (push-to-talk feeds audio
+only while the key is down). While the user speaks the utterance is decoded again every
+`partial_every_s` (one decode at a time; a frame never waits for a decode), and at the
+first silent frame the whole utterance is decoded at once: if the silence then lasts
+(the end of the turn), that decode is the final transcript, so the turn's end costs no
+second decode. Events carry audio time (from the stream's start) and wall time."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+from services.listener.asr import Decode, Transcriber, stable_prefix
+from services.listener.audio import FRAME_MS, Frame
+from services.listener.endpoint import Endpointer, EndpointSettings
+from services.listener.wake import WakeWord
+
+
+@dataclass
+class ListenerSettings:
+    wake_word: str = "hey_jarvis"  # a built-in openWakeWord model, a .tflite path, or "none"
+    wake_threshold: float = 0.5
+    asr_model: str = "tiny.en"
+    partial_every_s: float = 0.6
+    endpoint: EndpointSettings = field(default_factory=EndpointSettings)
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str  # wake | speech | partial | pause | final | no_speech
+    t_audio: float
+    t_wall: float
+    text: str = ""
+    stable: str = ""
+    decode_s: float = 0.0
+
+
+EventFn = Callable[[Event], Awaitable[None]]
+
+
+class Listener:
+    def __init__(self, settings: ListenerSettings, transcriber: Transcriber, wake: WakeWord | None,
+                 on_event: EventFn) -> None:
+        self.s = settings
+        self.asr = transcriber
+        self.wake = wake
+        self.on_event = on_event
+        self.endpointer = Endpointer(settings.endpoint)
+        self.events: list[Event] = []
+        self._decoding = asyncio.Lock()
+        self._pause_decode: tuple[int, asyncio.Task[Decode]] | None = None
+        self._last_partial = ""
+        self._armed_at = 0.0
+        self.state = "armed" if wake is None else "idle"
+
+    async def _emit(self, kind: str, t_audio: float, **kw: object) -> None:
+        event = Event(kind, round(t_audio, 3), time.perf_counter(), **kw)  # type: ignore[arg-type]
+        self.events.append(event)
+        await self.on_event(event)
+
+    async def run(self, frames: AsyncIterator[Frame]) -> list[Event]:
+        tasks: set[asyncio.Task[None]] = set()
+        last_partial_t = 0.0
+        async for frame in frames:
+            if self.state == "idle":
+                assert self.wake is not None
+                if self.wake.feed(frame.pcm):
+                    self.state, self._armed_at = "armed", frame.t
+                    self.endpointer.reset()
+                    await self._emit("wake", frame.t)
+                continue
+            mark = self.endpointer.feed(frame)
+            if self.state == "armed":
+                if mark == "start":
+                    self.state, last_partial_t, self._last_partial = "speaking", frame.t, ""
+                    await self._emit("speech", frame.t)
+                elif self.wake is not None and frame.t - self._armed_at > self.s.endpoint.no_speech_timeout_s:
+                    await self._emit("no_speech", frame.t)
+                    self._back_to_idle()
+                continue
+            # speaking
+            if mark == "end":
+                for t in list(tasks):
+                    t.cancel()
+                await self._final(frame)
+                self._back_to_idle()
+                continue
+            if mark == "pause":
+                if self._pause_decode is not None:
+                    self._pause_decode[1].cancel()  # speech came after that pause
+                pcm = self.endpointer.audio()
+                task = asyncio.create_task(self._pause(pcm, frame.t))
+                self._pause_decode = (len(pcm), task)
+            elif frame.t - last_partial_t >= self.s.partial_every_s and not self._decoding.locked():
+                last_partial_t = frame.t
+                task = asyncio.create_task(self._partial(self.endpointer.audio(), frame.t))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+        if self.state == "speaking":  # the stream ended mid-utterance: that is the end of the turn
+            await self._final(None)
+        return self.events
+
+    def _back_to_idle(self) -> None:
+        self.endpointer.reset()
+        self._pause_decode = None
+        if self.wake is not None:
+            self.wake.reset()
+            self.state = "idle"
+        else:
+            self.state = "armed"
+
+    async def _decode(self, pcm: bytes) -> Decode:
+        async with self._decoding:
+            return await asyncio.to_thread(self.asr.decode, pcm)
+
+    async def _pause(self, pcm: bytes, t_audio: float) -> Decode:
+        """The whole utterance at the first silent frame: likely the final transcript, so
+        early planning may start from all of it ("pause" event)."""
+        got = await self._decode(pcm)
+        await self._emit("pause", t_audio, text=got.text, stable=got.text, decode_s=round(got.seconds, 3))
+        return got
+
+    async def _partial(self, pcm: bytes, t_audio: float) -> None:
+        got = await self._decode(pcm)
+        stable = stable_prefix(self._last_partial, got.text)
+        self._last_partial = got.text
+        await self._emit("partial", t_audio, text=got.text, stable=stable, decode_s=round(got.seconds, 3))
+
+    async def _final(self, frame: Frame | None) -> None:
+        last_voiced = self.endpointer.last_voiced_t or 0.0
+        pcm = self.endpointer.audio(until_t=last_voiced + 2 * FRAME_MS / 1000)
+        got: Decode | None = None
+        if self._pause_decode is not None:
+            n, task = self._pause_decode
+            # The decode started at the first silent frame covers the utterance when no
+            # speech came after it (its audio is at least what we would decode now).
+            if n >= len(pcm):
+                got = await task
+            else:
+                task.cancel()
+        if got is None:
+            got = await self._decode(pcm)
+        await self._emit("final", last_voiced, text=got.text, stable=got.text, decode_s=round(got.seconds, 3))

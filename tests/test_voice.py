@@ -1,0 +1,181 @@
+"""Voice: real speech from espeak-ng through the real wake word model, webrtcvad and
+faster-whisper (tiny.en), then the real planner on the simulated Mac."""
+
+import asyncio
+import json
+import subprocess
+import sys
+
+import pytest
+
+from pippin import speech
+from services.executor.ledger import Executor, Ledger, Outcome
+from services.executor.simmac import SimulatedMac
+from services.listener.asr import stable_prefix
+from services.listener.audio import FRAME_BYTES, Frame, frames_of
+from services.listener.early import EarlyPlanner, same_words
+from services.listener.endpoint import Endpointer, EndpointSettings
+from services.listener.listener import ListenerSettings
+from shared.plan import parse_plan
+
+pytestmark = pytest.mark.skipif(not speech.available(), reason="needs espeak-ng and sox (make setup installs them)")
+NOW = "2026-11-23 09:00:00"
+
+
+@pytest.fixture(scope="module")
+def voice():
+    from pippin.listen import Voice
+
+    return Voice(ListenerSettings())
+
+
+@pytest.fixture(scope="module")
+def planner():
+    from services.planner.llm import LlmPlanner, PlannerSettings
+
+    return LlmPlanner(PlannerSettings(model="qwen-0.5b"))
+
+
+def run_listen(pcm, voice, planner, mac, **kw):
+    from pippin.listen import listen
+
+    return asyncio.run(listen(frames_of(pcm, realtime=False), voice, planner, Executor(mac, Ledger()), NOW, **kw))
+
+
+def test_stable_prefix_is_what_two_decodes_agree_on() -> None:
+    assert stable_prefix("Text Sid that the", "text Sid, that they") == "text Sid, that"
+    assert stable_prefix("", "remind me") == ""
+    assert same_words("Remind me to buy milk.", "remind me to buy milk")
+    assert not same_words("remind me to buy milk", "remind me to buy milk tomorrow")
+
+
+def test_endpointing_finds_speech_and_its_end() -> None:
+    pcm = speech.utterance(0.6, "remind me to call the bank", 1.0)
+    ep = Endpointer(EndpointSettings(silence_ms=600))
+    marks = []
+    for seq in range(len(pcm) // FRAME_BYTES):
+        mark = ep.feed(Frame(seq, pcm[seq * FRAME_BYTES:(seq + 1) * FRAME_BYTES]))
+        if mark in ("start", "end"):
+            marks.append((mark, (seq + 1) * 0.03, ep.last_voiced_t))
+        if mark == "end":
+            ep.reset()  # as the listener does at the end of a turn
+    assert [m[0] for m in marks] == ["start", "end"]
+    start, end, last_voiced = marks[0][1], marks[1][1], marks[1][2]
+    assert 0.5 < start < 1.0 and end - last_voiced == pytest.approx(0.6, abs=0.05)
+    silent = Endpointer()
+    assert all(silent.feed(Frame(i, b"\0" * FRAME_BYTES)) is None for i in range(100))
+
+
+@pytest.mark.llm
+@pytest.mark.slow
+def test_wake_phrase_then_request_is_heard_planned_and_done(voice, planner) -> None:
+    pcm = speech.utterance(0.5, "hey jarvis", 0.5, "remind me tomorrow to water the plants", 1.2)
+    mac = SimulatedMac(":memory:", _world())
+    report = run_listen(pcm, voice, planner, mac)
+    data = report.to_json()
+    assert len(data["wake"]) == 1 and 0.8 < data["wake"][0] < 2.0
+    assert len(report.turns) == 1
+    turn = report.turns[0]
+    assert "water the plants" in turn.transcript.lower(), turn.transcript
+    assert [c.tool for c in parse_plan(turn.plan) if not c.is_join] == ["create_reminder"], turn.plan
+    rows = mac.query("SELECT name, due FROM reminders WHERE name LIKE '%plant%'")
+    assert len(rows) == 1 and rows[0]["due"].startswith("2026-11-24")
+
+
+@pytest.mark.slow
+def test_speech_without_the_wake_phrase_triggers_nothing(voice) -> None:
+    pcm = speech.utterance(0.5, "remind me tomorrow to water the plants", 0.5,
+                           "and text Sid that the review moved to noon", 1.0)
+    mac = SimulatedMac(":memory:", _world())
+
+    class NoPlanner:  # never called: nothing was asked
+        name = "none"
+
+        def stream(self, request):
+            raise AssertionError("planned without a wake phrase")
+
+    report = run_listen(pcm, voice, NoPlanner(), mac)
+    assert report.turns == [] and not [e for e in report.events if e.kind == "wake"]
+    assert mac.effects() == []
+
+
+@pytest.mark.slow
+def test_without_a_wake_word_every_utterance_is_a_request(voice) -> None:
+    from pippin.listen import Voice
+
+    open_mic = Voice(ListenerSettings(wake_word="none"))
+    open_mic.transcriber = voice.transcriber  # the same Whisper model, loaded once
+    pcm = speech.utterance(0.4, "show me the golden gate bridge on the map", 1.0)
+
+    class Scripted:  # stands in for the model: this test is about turns, not planning
+        name = "scripted"
+
+        def stream(self, request):
+            yield '1. maps_open_location("Golden Gate Bridge")\n2. join()'
+
+    mac = SimulatedMac(":memory:", _world())
+    report = run_listen(pcm, open_mic, Scripted(), mac)
+    assert len(report.turns) == 1 and "golden gate" in report.turns[0].transcript.lower()
+    assert [e.kind for e in mac.effects()] == ["map"]
+
+
+def test_early_planning_runs_only_lookups_and_reuses_them(world_path) -> None:
+    """A speculative plan (scripted planner standing in for the model) on a partial
+    transcript: its lookup runs early, its message never does; the final plan reuses the
+    lookup and sends the message once."""
+    mac = SimulatedMac(":memory:", world_path)
+    executor = Executor(mac, Ledger())
+    ran = []
+
+    async def lookup(rid, idx, tool, args) -> Outcome:
+        ran.append(tool)
+        return await asyncio.to_thread(executor.execute, rid, idx, tool, args)
+
+    class Scripted:
+        name = "scripted"
+
+        def stream(self, request):
+            yield '1. get_phone_number("Sid")\n2. send_sms(["$1"], "Running late")\n3. join()'
+
+    async def go():
+        from services.scheduler.engine import Scheduler
+
+        early = EarlyPlanner(Scripted(), lookup, NOW, "r1")
+        early.consider("text Sid that I'm")
+        await asyncio.sleep(0.3)
+        assert ran == ["get_phone_number"] and mac.query("SELECT * FROM outbox") == []
+        calls, record, used = early.final("text Sid that I'm running late")
+        assert not used  # the words changed: a new plan
+
+        async def execute(rid, idx, tool, args, deliver):
+            ran.append(tool)
+            return await asyncio.to_thread(executor.execute, rid, idx, tool, args, deliver=deliver)
+
+        return await Scheduler(execute).run("r1", calls, reuse=early.reads)
+
+    result = asyncio.run(go())
+    assert result.ok and result.calls[0].reused
+    assert ran == ["get_phone_number", "send_sms"]
+    assert len(mac.query("SELECT * FROM outbox")) == 1
+
+
+@pytest.mark.slow
+def test_pippin_listen_wav_json(tmp_path) -> None:
+    wav = speech.write_wav(speech.utterance(0.4, "what is the weather like", 1.0), tmp_path / "w.wav")
+    out = subprocess.run([sys.executable, "-m", "pippin.cli", "listen", "--wav", str(wav), "--json"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["wake"] == [] and data["turns"] == [] and data["audio_s"] > 1
+    bad = tmp_path / "bad.wav"
+    speech.write_wav(b"\0\0" * 100, bad)
+    bad.write_bytes(bad.read_bytes().replace(b"\x80>\x00\x00", b"\x44\xac\x00\x00", 1))  # claim 44.1 kHz
+    out = subprocess.run([sys.executable, "-m", "pippin.cli", "listen", "--wav", str(bad)], capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 1 and "16 kHz" in out.stderr
+
+
+def _world():
+    from shared import paths
+
+    return paths.SHARED_DIR / "world" / "default.json"
