@@ -24,6 +24,7 @@ from services.listener.wake import WakeWord
 from services.planner.base import Planner
 from services.scheduler.engine import CallEvent, Policy, Scheduler, SchedulerSettings
 from services.scheduler.joiner import answer
+from shared.plan import Call, render_plan
 
 
 @dataclass
@@ -101,10 +102,17 @@ async def listen(frames: AsyncIterator[Frame], voice: Voice, planner: Planner, e
                 first.append(e.at)
             call_events.append(e)
 
+        planned: list[Call] = []
+
+        async def kept(source: AsyncIterator[Call]) -> AsyncIterator[Call]:
+            async for call in source:
+                planned.append(call)
+                yield call
+
         scheduler.on_event = on_event
-        result = await scheduler.run(rid, calls, reuse=reads)
+        result = await scheduler.run(rid, kept(calls), reuse=reads)
         report.turns.append(Turn(
-            final.text, record.text,
+            final.text, render_plan(planned) if planned else record.text,
             [{"idx": c.idx, "tool": c.tool, "args": list(c.args), "state": c.state, "result": c.value,
               "error": c.error, "reused": c.reused} for c in result.calls],
             answer(result), used, speculated, final.t_audio,
@@ -113,7 +121,7 @@ async def listen(frames: AsyncIterator[Frame], voice: Voice, planner: Planner, e
 
     async def on_event(e: Event) -> None:
         if e.kind in ("partial", "pause") and e.stable:
-            early_planner.consider(e.stable)
+            early_planner.consider(e.stable, whole=e.kind == "pause")
         elif e.kind == "final" and e.text.strip():
             pending.append(asyncio.create_task(run_turn(e)))
 
@@ -129,6 +137,8 @@ async def listen(frames: AsyncIterator[Frame], voice: Voice, planner: Planner, e
     report.events = await listener.run(counted())
     for task in pending:
         await task
+    early_planner.consider("")  # nothing more to speculate on
+    early_planner.final("")  # stops a speculation still running
     report.audio_s = last_t
     report.wall_s = time.perf_counter() - t0
     return report

@@ -16,7 +16,7 @@ def available() -> bool:
     return bool(shutil.which("espeak-ng") and shutil.which("sox"))
 
 
-def say(text: str, voice: str = "en-us", words_per_minute: int = 150) -> bytes:
+def say(text: str, voice: str = "en-gb", words_per_minute: int = 140) -> bytes:
     """16 kHz mono int16 PCM of `text` spoken by espeak-ng."""
     with tempfile.TemporaryDirectory() as tmp:
         raw, out = Path(tmp) / "raw.wav", Path(tmp) / "out.raw"
@@ -31,7 +31,7 @@ def silence(seconds: float) -> bytes:
     return b"\0\0" * int(RATE * seconds)
 
 
-def utterance(*parts: str | float, voice: str = "en-us") -> bytes:
+def utterance(*parts: str | float, voice: str = "en-gb") -> bytes:
     """Speech and pauses in a row: say("hey jarvis"), 0.4 s of silence, the request..."""
     return b"".join(silence(p) if isinstance(p, (int, float)) else say(p, voice) for p in parts)
 

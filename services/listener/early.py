@@ -56,11 +56,14 @@ class EarlyPlanner:
         self.reads: dict[str, Outcome] = {}
         self.started: list[str] = []  # texts speculated on, for reports
 
-    def consider(self, text: str) -> None:
-        """A new stable partial (or pause) transcript: speculate on it if it says more."""
+    def consider(self, text: str, *, whole: bool = False) -> None:
+        """A new transcript to speculate on: a stable partial (only if it says more than the
+        one being planned: a late partial must not replace a longer text), or the whole
+        utterance at a pause (`whole`: it replaces any other)."""
         if not self.enabled or len(text.split()) < self.min_words:
             return
-        if self.spec is not None and same_words(self.spec.text, text):
+        if self.spec is not None and (same_words(self.spec.text, text) or
+                                      (not whole and len(text.split()) <= len(self.spec.text.split()))):
             return
         self._stop()
         self.spec = Speculation(text)

@@ -134,7 +134,8 @@ class Listener:
 
     async def _final(self, frame: Frame | None) -> None:
         last_voiced = self.endpointer.last_voiced_t or 0.0
-        pcm = self.endpointer.audio(until_t=last_voiced + 2 * FRAME_MS / 1000)
+        # Up to the first silent frame: exactly the audio the pause decode had.
+        pcm = self.endpointer.audio(until_t=last_voiced + FRAME_MS / 1000)
         got: Decode | None = None
         if self._pause_decode is not None:
             n, task = self._pause_decode

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -47,6 +48,11 @@ async def calls_in_background(planner: Planner, request: PlanRequest, record: Pl
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Call | None] = asyncio.Queue()
 
+    def deliver(item: Call | None) -> None:
+        # RuntimeError: the consumer's loop is gone (it stopped listening): nothing to deliver to.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
     def generate() -> None:
         parser = StreamingPlanParser()
         chunks: list[str] = []
@@ -55,15 +61,15 @@ async def calls_in_background(planner: Planner, request: PlanRequest, record: Pl
                 chunks.append(chunk)
                 for item in parser.feed(chunk):
                     if isinstance(item, Call):
-                        loop.call_soon_threadsafe(queue.put_nowait, item)
+                        deliver(item)
             for item in parser.close():
                 if isinstance(item, Call):
-                    loop.call_soon_threadsafe(queue.put_nowait, item)
+                    deliver(item)
         except Exception as e:
             record.error = f"{type(e).__name__}: {e}"
         finally:
             record.text = "".join(chunks)
-            loop.call_soon_threadsafe(queue.put_nowait, None)
+            deliver(None)
 
     threading.Thread(target=generate, name="planner", daemon=True).start()
     while (call := await queue.get()) is not None:
