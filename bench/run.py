@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import bus_bench, pipeline_bench, planner_bench, scheduler_bench
+from bench import bus_bench, e2e_bench, pipeline_bench, planner_bench, retrieval_bench, scheduler_bench, voice_bench
 
 OUT = Path(__file__).parent
 
@@ -26,7 +26,8 @@ def machine() -> str:
 def main() -> None:
     only = set(sys.argv[1:])
     benches = {"scheduler": scheduler_bench.run, "bus": bus_bench.run, "pipeline": pipeline_bench.run,
-               "planner": planner_bench.run}
+               "retrieval": retrieval_bench.run, "planner": planner_bench.run, "e2e": e2e_bench.run,
+               "voice": voice_bench.run}
     results: dict[str, object] = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M")}
     for name, fn in benches.items():
         if only and name not in only:

@@ -323,7 +323,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
 def _listen_through_pipeline(args: argparse.Namespace) -> int:
     import asyncio
 
-    from pippin.client import print_result, send_audio
+    from pippin.client import send_audio, show_result
     from services.listener import audio
     from shared import config as config_mod
 
@@ -339,11 +339,7 @@ def _listen_through_pipeline(args: argparse.Namespace) -> int:
     if result is None:
         print("no request was heard (is the listener stage running with source = \"bus\"?)", file=sys.stderr)
         return 1
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print_result(result)
-    return 0
+    return show_result(result, as_json=args.json)
 
 
 @command("trace")
@@ -392,6 +388,18 @@ def cmd_profile(args: argparse.Namespace) -> int:
         print(f"pippin profile: py-spy failed: {done.stderr.strip()[-500:]}", file=sys.stderr)
         return 1
     print(f"flame graph of {args.stage} (pid {pid}, {args.seconds:g} s) written to {out}")
+    return 0
+
+
+@command("train")
+def cmd_train(args: argparse.Namespace) -> int:
+    from pippin.train import TrainSettings, train
+
+    s = TrainSettings(base=args.base, data=args.data, out=args.out, seed=args.seed, epochs=args.epochs,
+                      max_steps=args.max_steps, batch_size=args.batch_size, grad_accum=args.grad_accum, lr=args.lr,
+                      rank=args.rank, alpha=args.alpha, max_len=args.max_len, retrieval=not args.no_retrieval,
+                      device=args.device)
+    print(json.dumps(train(s), indent=1))
     return 0
 
 
@@ -525,6 +533,24 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--seconds", type=float, default=10)
     pr.add_argument("--out", help="SVG file (default: STAGE-profile.svg)")
 
+    tn = sub.add_parser("train", help="LoRA-train the planner on generated data and export a llama.cpp adapter "
+                        "(a GPU is advised)")
+    tn.add_argument("--data", required=True, help="jsonl from pippin gen-data")
+    tn.add_argument("--base", default="qwen-0.5b")
+    tn.add_argument("--out", default="models/adapters/qwen-0.5b-pippin")
+    tn.add_argument("--seed", type=int, default=0)
+    tn.add_argument("--epochs", type=float, default=2.0)
+    tn.add_argument("--max-steps", type=int, default=0)
+    tn.add_argument("--batch-size", type=int, default=8)
+    tn.add_argument("--grad-accum", type=int, default=1)
+    tn.add_argument("--lr", type=float, default=2e-4)
+    tn.add_argument("--rank", type=int, default=16)
+    tn.add_argument("--alpha", type=int, default=32)
+    tn.add_argument("--max-len", type=int, default=2048)
+    tn.add_argument("--no-retrieval", action="store_true", help="train on the full prompt (all tools, default "
+                    "examples) instead of the retrieved one")
+    tn.add_argument("--device", default="auto")
+
     u = sub.add_parser("up", help="start the pipeline under supervisord and wait until every stage is ready")
     u.add_argument("--timeout", type=float, default=600)
     u.add_argument("--listen", action="store_true", help="also start the always-on listener stage")
@@ -542,6 +568,8 @@ def _planner_options(p: argparse.ArgumentParser) -> None:
                    "smollm2-135m)")
     p.add_argument("--no-grammar", action="store_true", help="decode without the plan grammar")
     p.add_argument("--template", help="prompt template: chatml or alpaca")
+    p.add_argument("--lora", help="a llama.cpp LoRA adapter GGUF (default: the one shipped for the model, if any; "
+                   "'' for none)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,9 +14,9 @@ from typing import Any
 
 from shared import config as config_mod
 from shared import paths
-from shared.bus import Bus, Requester, StageError, ensure_keys, spawn
+from shared.bus import Bus, Requester, StageError, ensure_keys, news, spawn
 from shared.config import Config
-from shared.wire import Message, WireError, decode, encode, new_id
+from shared.wire import Message, encode, new_id
 
 STAGES = ("gateway", "retrieval", "planner", "scheduler", "executor")
 
@@ -53,12 +53,7 @@ class PipelineClient:
         self.gateway.start()
 
         async def listen() -> None:
-            while True:
-                _, frame = await self._sub.recv_multipart()
-                try:
-                    msg = decode(frame)
-                except WireError:
-                    continue
+            async for _, msg in news(self._sub):
                 if msg.sender == "gateway" and (msg.type == "ready" or msg.body.get("ready")):
                     self.gateway.peer_ready(msg.body["instance"])
 
@@ -216,7 +211,11 @@ def ask_pipeline(args: Any) -> int:
         if "no answer" in e.message and e.stage == "gateway":
             print("is the pipeline running? start it with `pippin up`", file=sys.stderr)
         return 1
-    if args.json:
+    return show_result(result, as_json=args.json)
+
+
+def show_result(result: dict[str, Any], *, as_json: bool) -> int:
+    if as_json:
         print(json.dumps(result))
     else:
         print_result(result)
@@ -237,12 +236,7 @@ async def send_audio(config: Config, pcm: bytes, *, realtime: bool = True, wait_
         answer: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
 
         async def watch() -> None:
-            while True:
-                topic, frame = await sub.recv_multipart()
-                try:
-                    msg = decode(frame)
-                except WireError:
-                    continue
+            async for topic, msg in news(sub):
                 if topic == b"transcript" and on_transcript:
                     on_transcript(msg.body)
                 elif topic == b"answer" and not answer.done():

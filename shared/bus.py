@@ -141,6 +141,18 @@ class _Pending:
     sent_to: str | None = None  # the peer instance believed current when last sent
 
 
+async def news(sub: zmq.asyncio.Socket) -> AsyncIterator[tuple[bytes, Message]]:
+    """The messages arriving on a SUB socket, with their topics; frames that are not valid
+    messages are skipped (bus news is advisory: a bad one is not worth an answer)."""
+    while True:
+        topic, frame = await sub.recv_multipart()
+        try:
+            msg = decode(frame)
+        except WireError:
+            continue
+        yield topic, msg
+
+
 class Requester:
     """Requests to one stage and their replies, matched by key (the request id, or
     request id and call number). Pending requests are sent again when the stage
@@ -326,12 +338,7 @@ class Service:
             await asyncio.sleep(HEARTBEAT_S)
 
     async def _listen(self, sub: zmq.asyncio.Socket) -> None:
-        while True:
-            topic, frame = await sub.recv_multipart()
-            try:
-                msg = decode(frame)
-            except WireError:
-                continue
+        async for topic, msg in news(sub):
             if topic == b"ready" or (topic == b"hb" and msg.body["ready"]):
                 # Heartbeats carry the instance too, so a restart is noticed even by a
                 # stage that missed the first announcement.

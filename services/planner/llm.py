@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from services.planner.base import PlanRequest
@@ -31,7 +32,7 @@ class PlannerSettings:
     n_threads: int = field(default_factory=lambda: os.cpu_count() or 2)
     max_tokens: int = 400
     max_calls: int = 10
-    lora_path: str | None = None
+    lora_path: str | None = None  # None: the adapter shipped for the model, if any; "" for none
     # With retrieval: "subset" lists only the retrieved tools in the prompt (shorter), "all"
     # lists all 16 (the same prompt prefix for every request, kept in the KV cache); the
     # grammar allows only the retrieved tools either way.
@@ -48,6 +49,8 @@ class PlannerSettings:
             s.grammar = False
         if getattr(args, "tool_layout", None):
             s.tool_layout = args.tool_layout
+        if getattr(args, "lora", None) is not None:
+            s.lora_path = args.lora
         return s
 
 
@@ -80,8 +83,11 @@ class LlmPlanner:
         if s.template not in TEMPLATES:
             raise ValueError(f"unknown prompt template {s.template!r}; choose one of {TEMPLATES}")
         self.model_path = models.resolve(s.model)
+        if s.lora_path is None:
+            shipped = models.shipped_adapter(s.model)
+            s.lora_path = str(shipped) if shipped else ""
         self._llm = Llama(model_path=str(self.model_path), n_ctx=s.n_ctx, n_threads=s.n_threads,
-                          n_batch=512, lora_path=s.lora_path, verbose=False, seed=0)
+                          n_batch=512, lora_path=s.lora_path or None, verbose=False, seed=0)
         self._grammar_cls = LlamaGrammar
         self._grammars: dict[tuple[str, ...], Any] = {}
         self._decide_grammar: Any = None
@@ -105,7 +111,8 @@ class LlmPlanner:
         prefix = prefix[: prefix.rindex("<|im_start|>user") if self.settings.template == "chatml"
                         else prefix.rindex("### Input:")]
         tokens = self._llm.tokenize(prefix.encode(), add_bos=False, special=True)
-        key = hashlib.sha256(f"{models.sha256_id(self.model_path)}|{self.settings.n_ctx}|{prefix}".encode())
+        adapter = models.sha256_id(Path(self.settings.lora_path)) if self.settings.lora_path else ""
+        key = hashlib.sha256(f"{models.sha256_id(self.model_path)}|{adapter}|{self.settings.n_ctx}|{prefix}".encode())
         path = models.CACHE_DIR / "prefix" / f"{key.hexdigest()[:24]}.session"
         ctx = self._llm._ctx.ctx
         if path.exists():

@@ -13,8 +13,7 @@ import xmlrpc.client
 from supervisor.xmlrpc import SupervisorTransport
 
 from shared import config as config_mod
-from shared.bus import Bus, spawn
-from shared.wire import WireError, decode
+from shared.bus import Bus, news, spawn
 
 WATCHED = ("gateway", "retrieval", "planner", "scheduler", "executor", "listener")
 log = logging.getLogger("pippin.watchdog")
@@ -35,12 +34,8 @@ async def watch() -> None:
     rpc = supervisor(str(config.run_dir))
 
     async def listen() -> None:
-        while True:
-            _, frame = await sub.recv_multipart()
-            try:
-                last[decode(frame).sender] = time.time()
-            except WireError:
-                continue
+        async for _, msg in news(sub):
+            last[msg.sender] = time.time()
 
     spawn(listen())
     while True:

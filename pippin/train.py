@@ -1,0 +1,216 @@
+"""`pippin train`: LoRA fine-tuning of the packaged GGUF planner, exported for llama.cpp.
+
+- The base is the very GGUF file llama.cpp serves (transformers dequantizes it on load),
+  so the adapter is trained on the weights it will run with.
+- Each sample is the planner's real prompt (services.planner.prompt; with the tools and
+  examples retrieval picks when `retrieval` is on) and its reference plan; the loss is on
+  the plan only (prompt tokens are masked).
+- The adapter is written as peft files and as a llama.cpp LoRA GGUF (general.type
+  "adapter"), loaded by the planner with `lora_path`; its SHA-256 goes in train.json.
+
+Full training wants a GPU (see the README); `make test` runs a CPU smoke run on
+SmolLM2-135M that trains, exports and serves an adapter with llama.cpp."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from services.planner.examples import Example
+from services.planner.prompt import build_prompt
+from shared import models
+
+END = "<|im_end|>"
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+@dataclass
+class TrainSettings:
+    base: str = "qwen-0.5b"  # a packaged model name or a GGUF path
+    data: str = ""  # a jsonl of {query, plan, now} (pippin gen-data)
+    out: str = "models/adapters/qwen-0.5b-pippin"
+    seed: int = 0
+    epochs: float = 2.0
+    max_steps: int = 0  # when set, stop after this many optimizer steps
+    batch_size: int = 8
+    grad_accum: int = 1
+    lr: float = 2e-4
+    rank: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    max_len: int = 2048
+    retrieval: bool = True  # the prompt with retrieved tools and examples, as the pipeline plans
+    tools: tuple[str, ...] = ()  # without retrieval: a fixed tool subset (empty: all 16)
+    examples: tuple[Example, ...] | None = None  # without retrieval: fixed examples (None: the defaults)
+    device: str = "auto"
+    log_every: int = 10
+    # Another prompt than the planner's (short prompts keep the CPU smoke test quick).
+    prompt: Callable[[dict[str, Any]], str] | None = None
+
+
+def load_samples(path: str | Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+PromptFn = Callable[[dict[str, Any]], str]
+
+
+def prompt_builder(settings: TrainSettings) -> PromptFn:
+    """The planner's prompt for a sample, exactly as it is built when serving."""
+    if settings.prompt is not None:
+        return settings.prompt
+    if settings.retrieval:
+        from services.retrieval.retriever import Retriever
+
+        retriever = Retriever.load()
+
+        def with_retrieval(sample: dict[str, Any]) -> str:
+            got = retriever.retrieve(sample["query"])
+            return build_prompt(sample["query"], sample["now"], () if got.fallback else got.tools,
+                                got.examples).render("chatml")
+
+        return with_retrieval
+
+    def fixed(sample: dict[str, Any]) -> str:
+        return build_prompt(sample["query"], sample["now"], settings.tools, settings.examples).render("chatml")
+
+    return fixed
+
+
+def load_base(base: str, device: str) -> tuple[Any, Any]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = models.resolve(base)
+    dtype = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+    tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+    model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=dtype)
+    return model.to(device), tokenizer
+
+
+def encode(tokenizer: Any, prompt: str, plan: str, max_len: int) -> tuple[list[int], list[int]] | None:
+    """Token ids and labels (-100 on the prompt: the loss is on the plan only)."""
+    p = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    c = tokenizer(plan + END, add_special_tokens=False)["input_ids"]
+    if len(p) + len(c) > max_len:
+        return None
+    return p + c, [-100] * len(p) + c
+
+
+def train(settings: TrainSettings, log: Callable[[str], None] = print) -> dict[str, Any]:
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    random.seed(settings.seed)
+    torch.manual_seed(settings.seed)
+    device = settings.device if settings.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    samples = load_samples(settings.data)
+    t0 = time.time()
+    prompt_of = prompt_builder(settings)
+    model, tokenizer = load_base(settings.base, device)
+    rows = [encode(tokenizer, prompt_of(s), s["plan"], settings.max_len) for s in samples]
+    data = [r for r in rows if r is not None]
+    log(f"{len(data)} samples ({len(rows) - len(data)} over {settings.max_len} tokens left out), "
+        f"prompts built in {time.time() - t0:.0f}s, device {device}")
+    model = get_peft_model(model, LoraConfig(r=settings.rank, lora_alpha=settings.alpha,
+                                             lora_dropout=settings.dropout, target_modules=list(LORA_TARGETS),
+                                             task_type="CAUSAL_LM"))
+    model.train()
+    steps_per_epoch = max(1, math.ceil(len(data) / (settings.batch_size * settings.grad_accum)))
+    total = settings.max_steps or max(1, int(settings.epochs * steps_per_epoch))
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=settings.lr)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / max(1, total // 20)) * max(0.0, 1 - s / total))
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    losses: list[float] = []
+    order: list[int] = []
+    step = 0
+    while step < total:
+        for _ in range(settings.grad_accum):
+            if len(order) < settings.batch_size:
+                order += random.sample(range(len(data)), len(data))
+            batch = [data[i] for i in order[: settings.batch_size]]
+            del order[: settings.batch_size]
+            width = max(len(ids) for ids, _ in batch)
+            ids = torch.tensor([x + [pad] * (width - len(x)) for x, _ in batch], device=device)
+            labels = torch.tensor([y + [-100] * (width - len(y)) for _, y in batch], device=device)
+            mask = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x, _ in batch], device=device)
+            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss / settings.grad_accum
+            loss.backward()
+            losses.append(float(loss) * settings.grad_accum)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
+        step += 1
+        if step % settings.log_every == 0 or step == total:
+            recent = losses[-settings.log_every * settings.grad_accum:]
+            log(f"step {step}/{total} loss {sum(recent) / len(recent):.4f}")
+
+    out = Path(settings.out)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(out / "peft"))
+    gguf_path = out / "adapter.gguf"
+    export_lora_gguf(model, models.resolve(settings.base), gguf_path, settings.alpha)
+    summary = {
+        "command": "pippin train " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in (
+            ("base", settings.base), ("data", settings.data), ("out", settings.out), ("seed", settings.seed),
+            ("epochs", settings.epochs), ("lr", settings.lr), ("rank", settings.rank)) if v not in ("", None)),
+        "settings": {k: v for k, v in asdict(settings).items() if k not in ("examples", "prompt")},
+        "samples": len(data), "steps": total, "loss_first": round(sum(losses[:10]) / max(1, len(losses[:10])), 4),
+        "loss_last": round(sum(losses[-10:]) / max(1, len(losses[-10:])), 4), "seconds": round(time.time() - t0, 1),
+        "adapter": gguf_path.name, "adapter_sha256": models.sha256_of(gguf_path),
+        "base_sha256": models.sha256_id(models.resolve(settings.base)),
+    }
+    (out / "train.json").write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
+def _llama_permute(w: Any, n_head: int) -> Any:
+    """llama.cpp's row order for q/k of llama-architecture models (its converter permutes them)."""
+    return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def export_lora_gguf(model: Any, base_gguf: Path, out: Path, alpha: float) -> None:
+    """Write the LoRA as a llama.cpp adapter GGUF: for each adapted weight W (out x in),
+    "<gguf name>.lora_a" (rank x in) and ".lora_b" (out x rank), F32."""
+    import gguf
+    import numpy as np
+
+    reader = gguf.GGUFReader(str(base_gguf))
+    arch = bytes(reader.fields["general.architecture"].parts[-1]).decode()
+    n_layers = int(reader.fields[f"{arch}.block_count"].parts[-1][0])
+    n_head = int(reader.fields[f"{arch}.attention.head_count"].parts[-1][0])
+    n_head_kv = int(reader.fields[f"{arch}.attention.head_count_kv"].parts[-1][0])
+    arch_enum = next(k for k, v in gguf.MODEL_ARCH_NAMES.items() if v == arch)
+    names = gguf.get_tensor_name_map(arch_enum, n_layers)
+    writer = gguf.GGUFWriter(str(out), arch)
+    writer.add_string("general.type", "adapter")
+    writer.add_string("adapter.type", "lora")
+    writer.add_float32("adapter.lora.alpha", float(alpha))
+    state = model.state_dict()
+    for key, a in state.items():
+        if ".lora_A." not in key:
+            continue
+        b = state[key.replace(".lora_A.", ".lora_B.")]
+        hf_name = key.split("base_model.model.", 1)[-1].replace(".lora_A.default", "")
+        gguf_name = names.get_name(hf_name, try_suffixes=(".weight",))
+        if gguf_name is None:
+            raise ValueError(f"no llama.cpp name for {hf_name}")
+        a_np = a.detach().float().cpu().numpy()
+        b_np = b.detach().float().cpu().numpy()
+        if arch == "llama" and hf_name.endswith(("q_proj.weight", "k_proj.weight")):
+            b_np = _llama_permute(b_np, n_head if "q_proj" in hf_name else n_head_kv)
+        writer.add_tensor(f"{gguf_name}.lora_a", np.ascontiguousarray(a_np, dtype=np.float32))
+        writer.add_tensor(f"{gguf_name}.lora_b", np.ascontiguousarray(b_np, dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+

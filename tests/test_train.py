@@ -1,0 +1,63 @@
+"""The training path, kept alive on the CPU: a few LoRA steps on SmolLM2-135M (loaded from
+the GGUF that llama.cpp serves), exported as a llama.cpp adapter GGUF, then run by
+llama.cpp with `lora_path`. Trained on one request until it knows it by heart, the
+adapted model writes that plan where the base model does not: proof that the weights,
+names and layout of the export are right, not just that a file was written. (A short
+prompt keeps it quick; the real runs use the planner's prompt.)"""
+
+import json
+
+import pytest
+
+SAMPLE = {"query": "text Bo that the gate code is 4821", "now": "2027-02-02 10:00:00",
+          "plan": '1. get_phone_number("Bo")\n2. send_sms(["$1"], "The gate code is 4821.")\n3. join()'}
+
+
+def short_prompt(sample: dict) -> str:
+    return f"<|im_start|>user\nPlan: {sample['query']}<|im_end|>\n<|im_start|>assistant\n"
+
+
+@pytest.mark.slow
+@pytest.mark.llm
+def test_lora_trains_exports_and_runs_on_llama_cpp(tmp_path) -> None:
+    pytest.importorskip("peft")
+    from llama_cpp import Llama
+
+    from pippin.train import TrainSettings, train
+    from shared import models
+
+    data = tmp_path / "data.jsonl"
+    data.write_text(json.dumps(SAMPLE) + "\n")
+    settings = TrainSettings(base="smollm2-135m", data=str(data), out=str(tmp_path / "adapter"), max_steps=40,
+                             batch_size=1, lr=3e-3, rank=8, alpha=16, dropout=0.0, retrieval=False,
+                             prompt=short_prompt, device="cpu", log_every=10)
+    summary = train(settings, log=lambda line: None)
+    assert summary["loss_last"] < summary["loss_first"] / 4, summary
+    adapter = tmp_path / "adapter" / "adapter.gguf"
+    assert adapter.exists() and summary["adapter_sha256"] == models.sha256_of(adapter)
+
+    def complete(lora: str | None) -> str:
+        llm = Llama(model_path=str(models.path_of("smollm2-135m")), lora_path=lora, n_ctx=256, verbose=False, seed=0)
+        out = llm.create_completion(short_prompt(SAMPLE), max_tokens=60, temperature=0.0, top_k=1,
+                                    stop=["<|im_end|>"])
+        return out["choices"][0]["text"].strip()
+
+    base, tuned = complete(None), complete(str(adapter))
+    assert tuned == SAMPLE["plan"], tuned
+    assert base != SAMPLE["plan"]
+
+
+def test_a_shipped_adapter_is_checked_before_use(tmp_path, monkeypatch) -> None:
+    from shared import models
+
+    monkeypatch.setattr(models, "ADAPTER_DIR", tmp_path)
+    assert models.shipped_adapter("qwen-0.5b") is None  # none shipped: the base model alone
+    folder = tmp_path / "qwen-0.5b-pippin"
+    folder.mkdir()
+    (folder / "adapter.gguf").write_bytes(b"weights")
+    (folder / "train.json").write_text(json.dumps({"adapter": "adapter.gguf",
+                                                   "adapter_sha256": models.sha256_of(folder / "adapter.gguf")}))
+    assert models.shipped_adapter("qwen-0.5b") == folder / "adapter.gguf"
+    (folder / "adapter.gguf").write_bytes(b"tampered")
+    with pytest.raises(models.ModelError, match="refusing"):
+        models.shipped_adapter("qwen-0.5b")
