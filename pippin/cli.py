@@ -468,8 +468,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", help="write per-case results as JSON here")
     e.add_argument("--world", default=str(paths.default_world()))
     e.add_argument("--retrieval", action="store_true", help="give the planner the retrieved tools and examples")
-    e.add_argument("--tool-layout", choices=["subset", "all"],
-                   help="with --retrieval: list only the retrieved tools in the prompt, or all 16")
+    e.add_argument("--tool-layout", choices=["subset", "all", "grammar"],
+                   help="with --retrieval: the prompt lists the retrieved tools and examples (subset), all 16 tools "
+                   "and the retrieved examples (all), or stays static with only the grammar narrowed (grammar)")
     _planner_options(e)
 
     pl = sub.add_parser("plan", help="print the plan for a request, call by call as it streams")

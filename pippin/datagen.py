@@ -327,7 +327,10 @@ class Generator:
         if kind < 0.75:
             return Intent("note_append", rng.choice([f"add {item} to my {name} note{infolder}",
                                                      f"append {item} to the {name} note{infolder}",
-                                                     f"put {item} in my {name} note{infolder}"]),
+                                                     f"put {item} in my {name} note{infolder}",
+                                                     f"add to my {name} note{infolder}: {item}",
+                                                     f"add {item} to the {name.lower()} note{infolder}",
+                                                     f"jot down {item} in {name}{infolder}"]),
                           [Step("append_note_content", [name, item, folder])])
         steps = [Step("open_note", [name, folder])]
         chain = rng.random()
@@ -407,7 +410,9 @@ class Generator:
                       Step("compose_new_email", [[Ref(2)], [], f"Summary of the {doc}", Ref(1, "{}"), []])]
         elif then < 0.4:
             name = rng.choice(NOTES)
-            text += rng.choice([f" and save it in a note called {name}", f" and put the summary in a new note {name}"])
+            text = rng.choice([text + rng.choice([f" and save it in a note called {name}",
+                                                  f" and put the summary in a new note {name}"]),
+                               f"put a summary of the {doc} in a new note called {name}"])
             steps.append(Step("create_note", [name, Ref(1, "{}"), ""]))
         return Intent("summary", text, steps)
 

@@ -33,9 +33,11 @@ class PlannerSettings:
     max_tokens: int = 400
     max_calls: int = 10
     lora_path: str | None = None  # None: the adapter shipped for the model, if any; "" for none
-    # With retrieval: "subset" lists only the retrieved tools in the prompt (shorter), "all"
-    # lists all 16 (the same prompt prefix for every request, kept in the KV cache); the
-    # grammar allows only the retrieved tools either way.
+    # With retrieval, what the prompt holds (the grammar allows only the retrieved tools in
+    # every layout): "subset": the retrieved tools and examples (shortest prompt, but new
+    # tokens for every request); "all": all 16 tools, then the retrieved examples; "grammar":
+    # the static prompt (all tools, the default examples), whose KV state is cached, so only
+    # the request is evaluated.
     tool_layout: str = "subset"
 
     @classmethod
@@ -139,9 +141,10 @@ class LlmPlanner:
         return self._grammars[tools]
 
     def prompt_text(self, request: PlanRequest) -> str:
-        tools = request.tools if self.settings.tool_layout == "subset" else ()
-        return build_prompt(request.query, request.now, tools, request.examples or None,
-                            request.context).render(self.settings.template)
+        layout = self.settings.tool_layout
+        tools = request.tools if layout == "subset" else ()
+        examples = request.examples if layout != "grammar" and request.examples else None
+        return build_prompt(request.query, request.now, tools, examples, request.context).render(self.settings.template)
 
     def stream(self, request: PlanRequest) -> Iterator[str]:
         with self._busy:
