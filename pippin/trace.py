@@ -112,7 +112,7 @@ def profile(pid: int, seconds: float, out: Path) -> subprocess.CompletedProcess[
 
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     return subprocess.run([spy, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))),
-                           "--format", "flamegraph", "--output", str(out), "--nonblocking"],
+                           "--format", "flamegraph", "--output", str(out), "--nonblocking", "--idle"],
                           capture_output=True, text=True, timeout=seconds + 60)
 
 
