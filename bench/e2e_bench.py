@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.pipeline_bench import tracing_cost_us
 from pippin.client import PipelineClient, down, supervisorctl, up
 from pippin.demo_requests import DEMO
 from services.executor.ledger import Executor, Ledger
@@ -22,7 +23,7 @@ from services.scheduler.engine import Scheduler
 from shared import config as config_mod
 from shared import paths
 from shared.plan import parse_plan
-from shared.tracing import Tracer, read_spans
+from shared.tracing import read_spans
 
 NOW = "2026-11-23 09:30:00"
 STAGES = ("gateway", "retrieval", "planner", "scheduler", "executor", "watchdog", "bus")
@@ -36,19 +37,6 @@ def _rss_mb(pid: int) -> float | None:
     except OSError:
         return None
     return None
-
-
-def _tracing_cost_us(n: int = 20000) -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as d:
-        out = {}
-        for label, directory in (("ring_only", None), ("ring_and_file", Path(d))):
-            tracer = Tracer("bench", directory)
-            t0 = time.perf_counter()
-            for i in range(n):
-                tracer.record("work", "t", f"r{i % 7}", time.monotonic(), 0.001, "execute")
-            out[label] = round((time.perf_counter() - t0) / n * 1e6, 2)
-            tracer.close()
-        return out
 
 
 def run(rounds: int = 2) -> dict[str, Any]:
@@ -97,7 +85,7 @@ def run(rounds: int = 2) -> dict[str, Any]:
 
     asks = [s for s in spans if s.stage == "gateway" and s.name == "work" and s.detail == "ask"]
     per_request = len(spans) / max(1, len(asks))
-    cost = _tracing_cost_us()
+    cost = tracing_cost_us()
     e2e_ms = statistics.median(totals) * 1e3
     sequential = _sequential(queries, rounds)
     return {

@@ -21,6 +21,7 @@ from services.executor.simmac import SimulatedMac
 from services.planner.reference import ReferencePlanner
 from shared import config as config_mod
 from shared import paths
+from shared.tracing import Tracer, read_spans
 
 NOW = "2026-11-23 09:30:00"
 
@@ -35,7 +36,8 @@ def run(rounds: int = 10) -> dict[str, Any]:
                                  for i, (q, p) in enumerate(DEMO)))
         cfg = tmp / "pippin.toml"
         cfg.write_text(f'[planner]\nkind = "reference"\ncases = "{cases}"\n[executor]\nbackend = "simulated"\n'
-                       'db = "{run}/simmac.sqlite"\nledger = "{run}/ledger.sqlite"\n')
+                       'db = "{run}/simmac.sqlite"\nledger = "{run}/ledger.sqlite"\n'
+                       '[retrieval]\nenabled = false\n')  # the in-process side has no retrieval either
         os.environ["PIPPIN_CONFIG"], os.environ["PIPPIN_RUN"] = str(cfg), str(tmp / "run")
         config = config_mod.load(cfg, tmp / "run")
         up(config, timeout_s=120)
@@ -55,6 +57,7 @@ def run(rounds: int = 10) -> dict[str, Any]:
                 return times
 
             piped = asyncio.run(remote())
+            spans = read_spans(config.run_dir / "trace")
         finally:
             down(config)
             os.environ.pop("PIPPIN_CONFIG")
@@ -70,8 +73,27 @@ def run(rounds: int = 10) -> dict[str, Any]:
             if r:
                 local.append(time.perf_counter() - t0)
     p, loc = statistics.median(piped), statistics.median(local)
+    asks = sum(1 for s in spans if s.stage == "gateway" and s.name == "work" and s.detail == "ask")
+    per_request = len(spans) / max(1, asks)
+    cost = tracing_cost_us()
     return {"pipeline_request_ms_median": round(p * 1e3, 2), "in_process_request_ms_median": round(loc * 1e3, 2),
-            "pipeline_overhead_ms": round((p - loc) * 1e3, 2), "ratio": round(p / loc, 2)}
+            "pipeline_overhead_ms": round((p - loc) * 1e3, 2), "ratio": round(p / loc, 2),
+            "spans_per_request": round(per_request, 1), "tracing_us_per_span": cost,
+            "tracing_share_of_request": f"{per_request * cost['ring_and_file'] / 1e3 / (p * 1e3):.2%}"}
+
+
+def tracing_cost_us(n: int = 20000) -> dict[str, float]:
+    """What recording one span costs, kept in the ring only and also written to the file."""
+    with tempfile.TemporaryDirectory() as d:
+        out = {}
+        for label, directory in (("ring_only", None), ("ring_and_file", Path(d))):
+            tracer = Tracer("bench", directory)
+            t0 = time.perf_counter()
+            for i in range(n):
+                tracer.record("work", "t", f"r{i % 7}", time.monotonic(), 0.001, "execute")
+            out[label] = round((time.perf_counter() - t0) / n * 1e6, 2)
+            tracer.close()
+        return out
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ def main() -> None:
                "retrieval": retrieval_bench.run, "planner": planner_bench.run, "e2e": e2e_bench.run,
                "voice": voice_bench.run}
     results: dict[str, object] = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M")}
+    if only and (OUT / "results.json").exists():  # `python -m bench.run NAME...` refreshes just those
+        results = {**json.loads((OUT / "results.json").read_text()), **results}
     for name, fn in benches.items():
         if only and name not in only:
             continue

@@ -335,6 +335,7 @@ class Service:
                 await self.publish(b"hb", Message("heartbeat", body, sender=self.name))
             except zmq.ZMQError as e:
                 log.warning("%s: heartbeat failed: %s", self.name, e)
+            self.tracer.flush()
             await asyncio.sleep(HEARTBEAT_S)
 
     async def _listen(self, sub: zmq.asyncio.Socket) -> None:

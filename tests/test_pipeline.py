@@ -148,6 +148,7 @@ def test_a_request_leaves_a_trace_from_every_stage(pipe: Pipeline, tmp_path: Pat
     from shared.tracing import read_spans
 
     result = run(_ask(pipe.config, QUERIES[0]))
+    time.sleep(1.5)  # stages flush their spans with each heartbeat (1 s)
     spans = read_spans(pipe.run_dir / "trace")
     asks = [s for s in spans if s.stage == "gateway" and s.name == "work" and s.detail == "ask"]
     rid = asks[-1].request_id
