@@ -181,7 +181,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return ask_pipeline(args)
     import asyncio
 
-    from pippin.client import ask_terminal
+    from pippin.client import ask_terminal, call_outcome
     from pippin.local import run_request
     from services.executor.ledger import Executor, Ledger
     from services.executor.simmac import SimulatedMac
@@ -205,8 +205,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     print(f"plan ({data['seconds']['plan']:.2f}s):")
     for c in data["calls"]:
         timing = f"[{c['start_s']:.2f}s -> {c['end_s']:.2f}s]" if c["start_s"] is not None else ""
-        outcome = c["result"] if c["state"] == "done" else f"{c['state'].upper()}: {c['error']}"
-        print(f"  {c['idx']}. {c['tool']}{tuple(c['args'])} {timing}\n       -> {outcome}")
+        print(f"  {c['idx']}. {c['tool']}{tuple(c['args'])} {timing}\n       -> {call_outcome(c)}")
     print(f"\n{run.answer}\n({data['seconds']['total']:.2f}s)")
     return 0
 
@@ -268,6 +267,7 @@ def cmd_gen_data(args: argparse.Namespace) -> int:
 def cmd_listen(args: argparse.Namespace) -> int:
     import asyncio
 
+    from pippin.client import call_outcome
     from pippin.listen import Voice, listen
     from services.executor.ledger import Executor, Ledger
     from services.executor.simmac import SimulatedMac
@@ -310,8 +310,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
               f"{t.used_speculation})")
         print("plan:\n  " + t.plan.replace("\n", "\n  "))
         for c in t.calls:
-            outcome = c["result"] if c["state"] == "done" else f"{c['state'].upper()}: {c['error']}"
-            print(f"  {c['idx']}. {c['tool']} -> {outcome}")
+            print(f"  {c['idx']}. {c['tool']} -> {call_outcome(c)}")
         print(t.answer)
         if t.first_call_after_speech_s is not None:
             print(f"(first call {t.first_call_after_speech_s:.2f}s after the end of speech)")

@@ -168,6 +168,11 @@ def status_table(config: Config) -> str:
     return "\n".join(rows)
 
 
+def call_outcome(call: dict[str, Any]) -> str:
+    """A call's result, or its state and why, as one line of a report."""
+    return call["result"] if call["state"] == "done" else f"{call['state'].upper()}: {call['error']}"
+
+
 def print_result(result: dict[str, Any]) -> None:
     print("plan:")
     for line in result["plan"].splitlines():
@@ -175,8 +180,7 @@ def print_result(result: dict[str, Any]) -> None:
     print("calls:")
     for c in result["calls"]:
         timing = f"[{c['start_s']:.2f}s -> {c['end_s']:.2f}s]" if c.get("start_s") is not None else ""
-        outcome = c["result"] if c["state"] == "done" else f"{c['state'].upper()}: {c['error']}"
-        print(f"  {c['idx']}. {c['tool']} {timing} -> {outcome}")
+        print(f"  {c['idx']}. {c['tool']} {timing} -> {call_outcome(c)}")
     print(f"\n{result['answer']}")
     secs = result["seconds"]
     print(f"(plan {secs.get('plan')}s, total {secs.get('total')}s)")
