@@ -112,6 +112,8 @@ class EarlyPlanner:
                 sent += 1
             assert spec.task is not None
             if spec.task.done():
+                if spec.record.error:  # as calls_in_background reports it for a plan made now
+                    raise RuntimeError(f"the planner failed: {spec.record.error}")
                 return
             spec.changed.clear()
             if sent < len(spec.calls):
