@@ -515,7 +515,7 @@ def build_parser() -> argparse.ArgumentParser:
     li.add_argument("--pipeline", action="store_true", help="send the WAV's audio to the running listener stage "
                     "over the bus ([listener] source = \"bus\") instead of listening in this process")
     li.add_argument("--wake-word", default="hey_jarvis", help="openWakeWord model, or none (push-to-talk)")
-    li.add_argument("--asr-model", default="tiny.en", help="tiny.en, or a CTranslate2 Whisper folder")
+    li.add_argument("--asr-model", default="tiny.en", help="tiny.en, base, or a CTranslate2 Whisper folder")
     li.add_argument("--planner", default="llm")
     li.add_argument("--json", action="store_true")
     li.add_argument("--now")

