@@ -39,6 +39,24 @@ def _wer(refs: list[str], hyps: list[str]) -> float:
     return float(jiwer.wer(refs, hyps, reference_transform=norm, hypothesis_transform=norm))
 
 
+def asr_figures(model: str) -> dict[str, Any]:
+    """Word error rate and real-time factor of one Whisper model on the same utterances."""
+    if not speech.available():
+        return {"skipped": "espeak-ng and sox are not installed"}
+    from services.listener.asr import Transcriber
+
+    transcriber = Transcriber(model)
+    refs, hyps, rtf = [], [], []
+    for v in VOICES:
+        for text in REQUESTS:
+            got = transcriber.decode(speech.say(text, v))
+            refs.append(text)
+            hyps.append(got.text)
+            rtf.append(got.seconds / got.audio_s)
+    return {"asr_model": model, "utterances": len(refs), "word_error_rate": round(_wer(refs, hyps), 4),
+            "asr_real_time_factor_median": round(statistics.median(rtf), 3)}
+
+
 def run(latency_requests: int = 4) -> dict[str, Any]:
     if not speech.available():
         return {"skipped": "espeak-ng and sox are not installed"}
