@@ -250,12 +250,9 @@ def cmd_train_retriever(args: argparse.Namespace) -> int:
 
 @command("gen-data")
 def cmd_gen_data(args: argparse.Namespace) -> int:
-    from pippin.datagen import generate, overlap, write_jsonl
+    from pippin.datagen import eval_queries, generate, overlap, write_jsonl
 
-    try:
-        evals = [json.loads(line)["query"] for line in paths.dev_cases().read_text().splitlines() if line.strip()]
-    except FileNotFoundError:
-        evals = []
+    evals = eval_queries()
     samples = generate(args.n, args.seed, exclude=evals)
     write_jsonl(samples, Path(args.out))
     report = {"samples": len(samples), "seed": args.seed, "out": args.out, "overlap_with_eval": overlap(samples, evals)}

@@ -529,6 +529,18 @@ def generate(n: int, seed: int = 0, exclude: Iterable[str] = ()) -> list[Sample]
     return out
 
 
+def eval_queries() -> list[str]:
+    """The queries of ../shared/eval/dev.jsonl, which the data must never contain (none
+    where the eval is not beside the checkout, as on a user's Mac)."""
+    from shared import paths
+
+    try:
+        lines = paths.dev_cases().read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    return [json.loads(line)["query"] for line in lines if line.strip()]
+
+
 def normalize(text: str) -> str:
     return " ".join("".join(ch for ch in text.casefold() if ch.isalnum() or ch.isspace()).split())
 

@@ -24,7 +24,6 @@ from services.listener.wake import WakeWord
 from services.planner.base import Planner
 from services.scheduler.engine import CallEvent, Policy, Scheduler, SchedulerSettings
 from services.scheduler.joiner import answer
-from shared.plan import Call, render_plan
 
 
 @dataclass
@@ -102,17 +101,11 @@ async def listen(frames: AsyncIterator[Frame], voice: Voice, planner: Planner, e
                 first.append(e.at)
             call_events.append(e)
 
-        planned: list[Call] = []
-
-        async def kept(source: AsyncIterator[Call]) -> AsyncIterator[Call]:
-            async for call in source:
-                planned.append(call)
-                yield call
-
         scheduler.on_event = on_event
-        result = await scheduler.run(rid, kept(calls), reuse=reads)
+        result = await scheduler.run(rid, calls, reuse=reads)
+        await record.finished()
         report.turns.append(Turn(
-            final.text, render_plan(planned) if planned else record.text,
+            final.text, record.text,
             [{"idx": c.idx, "tool": c.tool, "args": list(c.args), "state": c.state, "result": c.value,
               "error": c.error, "reused": c.reused} for c in result.calls],
             answer(result), used, speculated, final.t_audio,

@@ -100,6 +100,9 @@ async def run_request(planner: Planner, executor: Executor, query: str, now: str
 
     rounds = await run_rounds(sched, request_id, query, _timed_calls(planner, PlanRequest(query, now), record, sink),
                               decide=decide, replan=replan)
+    await record.finished()
+    if len(rounds) > 1:
+        await replan_record.finished()
     result = rounds[-1].result
     text = "\n".join(filter(None, [answer(result), replan_note(rounds)]))
     return LocalRun(request_id, query, record.text, result, text, events,

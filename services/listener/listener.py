@@ -88,7 +88,7 @@ class Listener:
             if mark == "end":
                 for t in list(tasks):
                     t.cancel()
-                await self._final(frame)
+                await self._final()
                 self._back_to_idle()
                 continue
             if mark == "pause":
@@ -103,7 +103,7 @@ class Listener:
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
         if self.state == "speaking":  # the stream ended mid-utterance: that is the end of the turn
-            await self._final(None)
+            await self._final()
         return self.events
 
     def _back_to_idle(self) -> None:
@@ -132,7 +132,7 @@ class Listener:
         self._last_partial = got.text
         await self._emit("partial", t_audio, text=got.text, stable=stable, decode_s=round(got.seconds, 3))
 
-    async def _final(self, frame: Frame | None) -> None:
+    async def _final(self) -> None:
         last_voiced = self.endpointer.last_voiced_t or 0.0
         # Up to the first silent frame: exactly the audio the pause decode had.
         pcm = self.endpointer.audio(until_t=last_voiced + FRAME_MS / 1000)

@@ -39,6 +39,13 @@ class PlanStream:
 
     text: str = ""
     error: str | None = None
+    # Set once text and error are final. A consumer that stopped reading at join() (the
+    # scheduler does) waits on it before it reports the plan: the model may still be
+    # writing its last tokens in its thread.
+    done: threading.Event = field(default_factory=threading.Event)
+
+    async def finished(self, timeout_s: float = 30) -> None:
+        await asyncio.to_thread(self.done.wait, timeout_s)
 
 
 async def calls_in_background(planner: Planner, request: PlanRequest, record: PlanStream) -> AsyncIterator[Call]:
@@ -69,6 +76,7 @@ async def calls_in_background(planner: Planner, request: PlanRequest, record: Pl
             record.error = f"{type(e).__name__}: {e}"
         finally:
             record.text = "".join(chunks)
+            record.done.set()
             deliver(None)
 
     threading.Thread(target=generate, name="planner", daemon=True).start()

@@ -15,17 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from pippin.datagen import Sample, generate
+from pippin.datagen import Sample, eval_queries, generate
 from services.planner.examples import EXAMPLES, Example
 from services.retrieval.retriever import Encoder, ToolClassifier, tool_probabilities, with_needs
-from shared import catalog, paths
-
-
-def _eval_queries() -> list[str]:
-    try:
-        return [json.loads(line)["query"] for line in paths.dev_cases().read_text().splitlines() if line.strip()]
-    except FileNotFoundError:
-        return []
+from shared import catalog
 
 
 def fit(vectors: np.ndarray, labels: np.ndarray, seed: int, c: float) -> tuple[np.ndarray, np.ndarray]:
@@ -74,7 +67,7 @@ def pick_pool(samples: list[Sample], size: int) -> list[Example]:
 def train(out_dir: Path, *, seed: int = 0, n_train: int = 6000, n_heldout: int = 1500, pool_size: int = 160,
           target_recall: float = 0.999, c: float = 8.0, encoder: Encoder | None = None) -> dict[str, Any]:
     t0 = time.perf_counter()
-    data = generate(n_train + n_heldout + pool_size * 4, seed, exclude=_eval_queries())
+    data = generate(n_train + n_heldout + pool_size * 4, seed, exclude=eval_queries())
     train_set, held, rest = data[:n_train], data[n_train:n_train + n_heldout], data[n_train + n_heldout:]
     pool = pick_pool(rest, pool_size)
     encoder = encoder or Encoder()
