@@ -66,6 +66,31 @@ DECLINES = ["what's the weather like tomorrow", "play some jazz", "call {p}", "w
             "delete the {f}", "how tall is mount everest", "turn off the lights", "read me my last email",
             "what time is it in tokyo", "set an alarm for 6am", "who won the game last night",
             "translate good morning into french", "delete my reminders", "what meetings do I have friday"]
+# Compositional slots: a fixed list alone teaches the words, not the kind ("the Q1 report"
+# is a file but "the Q3 report" was not); qualifier + kind makes file and note names the
+# classifier has never seen.
+FILE_KINDS = ["report", "deck", "slides", "budget", "invoice", "contract", "proposal", "spreadsheet", "memo",
+              "spec", "roadmap", "itinerary", "boarding pass", "e-ticket", "visa", "receipt", "bank statement",
+              "pay stub", "resume", "lease", "photo", "scan", "presentation", "agreement", "certificate",
+              "transcript", "estimate", "quote", "manual", "brochure", "schedule", "checklist", "form",
+              "application", "letter", "minutes", "forecast", "pdf", "document", "doc", "file", "poster"]
+FILE_QUALIFIERS = ["Q1", "Q2", "Q3", "Q4", "2025", "2026", "2027", "March", "October", "final", "draft", "signed",
+                   "latest", "new", "updated", "financial", "marketing", "team", "project", "hotel", "flight",
+                   "tax", "medical", "insurance", "sales", "quarterly", "annual", "client", "vendor", "conference",
+                   "train", "dental", "car", "home", "budget", "hiring", "launch", "board", "course", "school"]
+NOTE_TOPICS = ["shopping", "reading", "movie", "wish", "bucket", "sprint", "retro", "lecture", "daily", "project",
+               "holiday", "camping", "moving", "wedding", "party", "garden", "recipe", "workout", "research",
+               "interview", "weekly", "team", "house", "birthday", "study", "travel", "ski trip", "road trip"]
+NOTE_KINDS = ["list", "notes", "ideas", "log", "checklist", "plan", "todo list", "to-do list", "journal"]
+NOTE_ITEMS = ["sunscreen", "call the plumber", "the Ottolenghi book", "ask about parking", "try the lemon pasta",
+              "new fence posts", "oat milk", "batteries", "a phone charger", "book the venue", "rain jacket",
+              "hiking boots", "a birthday card", "pick a paint color", "ask for a refund", "bread", "bananas",
+              "coffee beans", "a travel adapter", "finished the slides, waiting on legal",
+              "shipped the login fix, blocked on review", "met with design, next step is a prototype"]
+STREETS = ["Valencia", "Main Street", "5th Avenue", "Elm Street", "Market", "Broadway", "Hayes", "Mission",
+           "Oak Street", "Harbor Drive", "King Street", "Pine"]
+SHOPS = ["the hardware store", "Whole Foods", "the bakery", "the post office", "Costco", "the pharmacy",
+         "the gym", "Blue Bottle", "the bike shop", "the vet", "Target", "the DMV"]
 FILLERS = ["um", "uh", "so", "okay so", "like", "hmm"]
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
@@ -111,6 +136,49 @@ class When:
     phrase: str  # "on friday at 3pm"
     moment: dt.datetime | None
     has_time: bool
+    day: str = ""  # the day alone: "on friday"
+
+
+def ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def clock_phrase(rng: random.Random, hour: int, minute: int) -> str:
+    if (hour, minute) == (12, 0):
+        return "noon"
+    h12, suffix = hour % 12 or 12, "am" if hour < 12 else "pm"
+    clock = f"{h12}" if minute == 0 else f"{h12}:{minute:02d}"
+    return rng.choice([f"{clock}{suffix}", f"{clock} {suffix}"])
+
+
+def world_names() -> set[str]:
+    """Contact, note and file names of the world the project is measured in (its shipped
+    copy when ../shared is absent), each name and each of its words, case-folded: the
+    data never uses them, so a model cannot learn the test world's names."""
+    from shared import paths
+
+    world = json.loads(paths.default_world().read_text(encoding="utf-8"))
+    names = [c["name"] for c in world.get("contacts", [])] + [n["name"] for n in world.get("notes", [])]
+    names += [Path(f["path"]).stem for f in world.get("files", [])]
+    out = {n.casefold() for n in names}
+    out |= {w.casefold() for n in names for w in n.split() if w[:1].isupper() and len(w) > 2}
+    return out
+
+
+def faker_names(seed: int, banned: set[str], n: int = 1500) -> tuple[list[str], list[str]]:
+    """First and last names from Faker in several locales (seeded), none of the banned ones."""
+    from faker import Faker
+
+    fake = Faker(["en_US", "en_GB", "en_IN", "es_ES", "fr_FR", "de_DE", "it_IT", "pt_BR", "nl_NL", "pl_PL",
+                  "sv_SE", "tr_TR", "ga_IE"])
+    fake.seed_instance(seed)
+    first = {fake.first_name() for _ in range(n)}
+    last = {fake.last_name() for _ in range(n)}
+
+    def keep(name: str) -> bool:
+        return name.casefold() not in banned and " " not in name and "-" not in name
+
+    return sorted(filter(keep, first)), sorted(filter(keep, last))
 
 
 @dataclass
@@ -122,15 +190,75 @@ class Generator:
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
         self.now = dt.datetime(2027, 1, 1)
+        banned = world_names()
+        extra_first, extra_last = faker_names(self.seed, banned)
+        self.first = [n for n in FIRST if n.casefold() not in banned] + extra_first
+        self.last = [n for n in LAST if n.casefold() not in banned] + extra_last
+        self.notes = [n for n in NOTES if n.casefold() not in banned]
+        self.banned = banned
 
     # ---- slots ---------------------------------------------------------------------------
     def person(self) -> str:
         r = self.rng.random()
-        if r < 0.45:
-            return self.rng.choice(FIRST)
+        if r < 0.4:
+            return self.rng.choice(self.first)
         if r < 0.9:
-            return f"{self.rng.choice(FIRST)} {self.rng.choice(LAST)}"
+            return f"{self.rng.choice(self.first)} {self.rng.choice(self.last)}"
         return self.rng.choice(RELATIONS)
+
+    def file(self) -> str:
+        """A document's name as people say it: a fixed one, or qualifier(s) + a kind."""
+        rng = self.rng
+        if rng.random() < 0.4:
+            return rng.choice(FILES)
+        kind = rng.choice(FILE_KINDS)
+        quals = rng.sample(FILE_QUALIFIERS, rng.choice([1, 1, 1, 2]))
+        name = " ".join([*quals, kind])
+        if rng.random() < 0.15:
+            name = f"{kind} from {rng.choice(['last week', 'Monday', 'the trip', 'the bank', 'the lawyer'])}"
+        return name
+
+    def note_name(self) -> str:
+        rng = self.rng
+        if rng.random() < 0.4:
+            return rng.choice(self.notes)
+        while True:
+            name = f"{rng.choice(NOTE_TOPICS)} {rng.choice(NOTE_KINDS)}".capitalize()
+            if name.casefold() not in self.banned:
+                return name
+
+    def place(self) -> str:
+        rng = self.rng
+        r = rng.random()
+        if r < 0.5:
+            return rng.choice(PLACES)
+        if r < 0.75:
+            return f"{rng.choice(SHOPS)} on {rng.choice(STREETS)}"
+        if r < 0.9:
+            return f"{rng.randint(10, 2999)} {rng.choice(STREETS)}"
+        return "".join(rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(3))  # an airport code
+
+    def message(self) -> tuple[str, str]:
+        """(as said, as written): a fixed message, or one with a time or a day in it."""
+        rng = self.rng
+        if rng.random() < 0.6:
+            return rng.choice(MESSAGES)
+        hour, minute = rng.randint(1, 11), rng.choice([0, 5, 15, 30, 40, 55])
+        clock = f"{hour}" if minute == 0 else f"{hour}:{minute:02d}"
+        day = rng.choice(WEEKDAYS)
+        event = rng.choice(EVENTS)
+        said = rng.choice([f"my flight leaves at {clock}", f"i'll be there at {clock}", f"the {event} moved to {day}",
+                           f"i'm free on {day}", f"the train gets in at {clock}", f"dinner on {day} at {clock} works"])
+        written = said.replace("i'll", "I'll").replace("i'm", "I'm")
+        return said, written[0].upper() + written[1:] + "."
+
+    def task(self) -> str:
+        rng = self.rng
+        if rng.random() < 0.7:
+            return rng.choice(TASKS)
+        return rng.choice([f"follow up with {self.person()}", "follow up", f"check in with {self.person()}",
+                           f"call {self.person()}", "pack", "go shopping", f"reply to {self.person()}",
+                           f"send the {self.file()}", f"print the {self.file()}"])
 
     def people(self, most: int = 3) -> list[str]:
         n = self.rng.choice([1] * 6 + [2] * 3 + list(range(3, most + 1)))
@@ -162,24 +290,22 @@ class Generator:
                 phrase = "next " + WEEKDAYS[day.weekday()]
         else:
             day = self.now.date() + dt.timedelta(days=rng.randint(8, 40))
-            phrase = f"on {day:%B} {day.day}"
+            same_month = day.month == self.now.month
+            phrase = rng.choice([f"on {day:%B} {day.day}", f"on {day:%B} {ordinal(day.day)}",
+                                 f"on the {ordinal(day.day)}" if same_month else f"on {day:%B} {day.day}"])
         if need_time or rng.random() < 0.6:
             hour = rng.choice([8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19])
             minute = rng.choice([0, 0, 0, 30, 15, 45])
-            h12 = hour % 12 or 12
-            suffix = "am" if hour < 12 else "pm"
-            clock = f"{h12}" if minute == 0 else f"{h12}:{minute:02d}"
-            spoken = "noon" if (hour, minute) == (12, 0) else rng.choice([f"{clock}{suffix}", f"{clock} {suffix}"])
-            at = f"at {spoken}"
-            phrase = f"{phrase} {at}" if rng.random() < 0.7 else f"{at} {phrase}"
-            return When(phrase, dt.datetime.combine(day, dt.time(hour, minute)), True)
-        return When(phrase, dt.datetime.combine(day, dt.time(0, 0)), False)
+            at = f"at {clock_phrase(rng, hour, minute)}"
+            said = f"{phrase} {at}" if rng.random() < 0.7 else f"{at} {phrase}"
+            return When(said, dt.datetime.combine(day, dt.time(hour, minute)), True, phrase)
+        return When(phrase, dt.datetime.combine(day, dt.time(0, 0)), False, phrase)
 
     # ---- intents -------------------------------------------------------------------------
     def sms(self) -> Intent:
         rng = self.rng
         people = self.people()
-        spoken, written = rng.choice(MESSAGES)
+        spoken, written = self.message()
         if rng.random() < 0.12:  # a number spelled out: no lookup
             number = f"+1415555{rng.randint(1000, 9999)}"
             return Intent("sms_number", f"text {number} {spoken}", [Step("send_sms", [[number], written])])
@@ -196,14 +322,14 @@ class Generator:
         if rng.random() < 0.1:  # an address spelled out: no lookup
             first = rng.choice(FIRST).lower()
             address = f"{first}@{rng.choice(['example.com', 'mail.example.org', 'studio.example.net'])}"
-            task = rng.choice(TASKS)
+            task = self.task()
             return Intent("email_address", rng.choice([f"email {address} and ask them to {task}",
                                                        f"send an email to {address} asking them to {task}"]),
                           [Step("compose_new_email", [[address], [], task.capitalize(), f"Could you {task}?", []])])
         people = self.people(2)
         cc = [self.person()] if rng.random() < 0.25 else []
         cc = [c for c in cc if c not in people]
-        file = rng.choice(FILES) if rng.random() < 0.6 else None
+        file = self.file() if rng.random() < 0.6 else None
         topic = rng.choice(SUBJECTS)
         who = self.spoken_list(people)
         if file:
@@ -215,8 +341,8 @@ class Generator:
                                f"write an email to {who} about {topic}"])
             subject, body = f"About {topic.removeprefix('the ').removeprefix('our ')}", f"Let's talk about {topic}."
         else:
-            task = rng.choice(TASKS)
-            spoken, written = rng.choice(MESSAGES)
+            task = self.task()
+            spoken, written = self.message()
             text, subject, body = rng.choice([
                 (f"email {who} and ask them to {task}", task.capitalize(), f"Could you {task}?"),
                 (f"email {who} that {spoken}", written.rstrip(".!?"), written),
@@ -237,12 +363,12 @@ class Generator:
     def reply_or_forward(self) -> Intent:
         rng = self.rng
         if rng.random() < 0.5:
-            spoken, written = rng.choice(MESSAGES)
+            spoken, written = self.message()
             text = rng.choice([f"reply to this email saying {spoken}", f"answer the email: {spoken}",
                                f"reply that {spoken}"])
             extra = rng.random()
             if extra < 0.2:
-                file = rng.choice(FILES)
+                file = self.file()
                 return Intent("reply", text + f" and attach the {file}",
                               [Step("open_and_get_file_path", [file]), Step("reply_to_email", [[], written, [Ref(0)]])])
             if extra < 0.4:
@@ -253,7 +379,7 @@ class Generator:
         p = self.person()
         text = rng.choice([f"forward this email to {p}", f"forward the email to {p}", f"send this email on to {p}"])
         if rng.random() < 0.3:
-            file = rng.choice(FILES)
+            file = self.file()
             return Intent("forward", text + rng.choice([f" with the {file} attached", f" and attach my {file}"]),
                           [Step("get_email_address", [p]), Step("open_and_get_file_path", [file]),
                            Step("forward_email", [[Ref(0)], [], "FYI", [Ref(1)]])])
@@ -270,7 +396,20 @@ class Generator:
                120: " for two hours", 60: rng.choice(["", "", " for an hour"])}[minutes]
         guests = self.people(2) if rng.random() < 0.35 else []
         cal = rng.choice(CALENDARS) if rng.random() < 0.25 else ""
-        loc = rng.choice(PLACES) if rng.random() < 0.2 else ""
+        loc = self.place() if rng.random() < 0.2 else ""
+        if rng.random() < 0.2:  # a title that names a place or person, which needs no lookup
+            title = rng.choice([f"flight to {self.place()}", f"dinner with {self.person()}", f"trip to {self.place()}",
+                                f"lunch with {self.person()}", "doctor's appointment", "moving day"])
+        if rng.random() < 0.2:  # "from 7am to 4pm" instead of a length
+            minutes = rng.choice([60, 90, 120, 180, 240, 480, 540])
+            end = w.moment + dt.timedelta(minutes=minutes)
+            begin = clock_phrase(rng, w.moment.hour, w.moment.minute)
+            finish = clock_phrase(rng, end.hour, end.minute) if end.date() == w.moment.date() else ""
+            if finish:
+                dur = ""
+                w = When(f"{w.day} from {begin} to {finish}", w.moment, True, w.day)
+            else:
+                minutes = 60
         text = rng.choice([f"schedule a {title} {w.phrase}{dur}", f"add {title} to my calendar {w.phrase}{dur}",
                            f"set up a {title} {w.phrase}{dur}", f"block my calendar {w.phrase}{dur} for {title}",
                            f"put a {title} on the calendar {w.phrase}{dur}", f"book a {title} {w.phrase}{dur}"])
@@ -291,7 +430,7 @@ class Generator:
 
     def reminder(self) -> Intent:
         rng = self.rng
-        task = rng.choice(TASKS)
+        task = self.task()
         w = self.when(allow_none=True)
         prio_word, prio = rng.choice([("", 0)] * 6 + [("urgent", 1), ("important", 1), ("low priority", 9),
                                                        ("medium priority", 5)])
@@ -311,45 +450,61 @@ class Generator:
         name = task[0].upper() + task[1:].replace("my ", "")
         return Intent("reminder", text, [Step("create_reminder", [name, due, "", lst, prio, all_day])])
 
+    def note_ref(self, name: str) -> str:
+        """How a note is named in speech: "my X note", "the X note", or, when its name says
+        what it is ("Reading list", "Sprint notes"), just "my X"."""
+        listy = name.casefold().endswith(("list", "notes", "ideas", "log", "checklist", "plan", "journal"))
+        lower = name if self.rng.random() < 0.5 else name.lower()
+        forms = [f"my {lower} note", f"the {lower} note"] + ([f"my {lower}", f"the {lower}"] * 2 if listy else [])
+        return self.rng.choice(forms)
+
     def note(self) -> Intent:
         rng = self.rng
-        name = rng.choice(NOTES)
+        name = self.note_name()
         folder = rng.choice(FOLDERS) if rng.random() < 0.2 else ""
         infolder = f" in my {folder} folder" if folder else ""
         kind = rng.random()
-        item = rng.choice(["sunscreen", "call the plumber", "the Ottolenghi book", "ask about parking",
-                           "try the lemon pasta", "new fence posts"])
-        if kind < 0.4:
+        item = rng.choice(NOTE_ITEMS + TASKS)
+        if kind < 0.35:
             return Intent("note_create", rng.choice([f"make a note called {name}{infolder} with {item}",
                                                      f"create a note {name}{infolder}: {item}",
-                                                     f"start a new note named {name}{infolder} saying {item}"]),
+                                                     f"start a new note named {name}{infolder} saying {item}",
+                                                     f"new note {name}{infolder}: {item}",
+                                                     f"make a note in {folder or 'Notes'} called {name} with {item}",
+                                                     f"save {item} in a new note called {name}{infolder}",
+                                                     f"write down {item} in a new note {name}{infolder}"]),
                           [Step("create_note", [name, item, folder])])
-        if kind < 0.75:
-            return Intent("note_append", rng.choice([f"add {item} to my {name} note{infolder}",
-                                                     f"append {item} to the {name} note{infolder}",
-                                                     f"put {item} in my {name} note{infolder}",
-                                                     f"add to my {name} note{infolder}: {item}",
-                                                     f"add {item} to the {name.lower()} note{infolder}",
-                                                     f"jot down {item} in {name}{infolder}"]),
+        ref = self.note_ref(name)
+        if kind < 0.7:
+            return Intent("note_append", rng.choice([f"add {item} to {ref}{infolder}",
+                                                     f"append {item} to {ref}{infolder}",
+                                                     f"put {item} in {ref}{infolder}",
+                                                     f"put {item} on {ref}{infolder}",
+                                                     f"add to {ref}{infolder}: {item}",
+                                                     f"update {ref}{infolder} with {item}",
+                                                     f"jot down {item} in {name}{infolder}",
+                                                     f"{item}, add that to {ref}{infolder}"]),
                           [Step("append_note_content", [name, item, folder])])
         steps = [Step("open_note", [name, folder])]
         chain = rng.random()
         p = self.person()
         if chain < 0.25:
-            text = rng.choice([f"text {p} what's on my {name} note", f"send my {name} note to {p} by text"])
+            text = rng.choice([f"text {p} what's on {ref}", f"send {ref} to {p} by text", f"text {ref} to {p}",
+                               f"text {p} {ref}"])
             steps += [Step("get_phone_number", [p]), Step("send_sms", [[Ref(1)], Ref(0, "{}")])]
             return Intent("note_open", text, steps)
-        if chain < 0.45:
-            text = rng.choice([f"email my {name} note to {p}", f"email {p} what's in my {name} note"])
+        if chain < 0.5:
+            text = rng.choice([f"email {ref} to {p}", f"email {p} what's in {ref}", f"send {p} {ref} by email",
+                               f"email {p} {ref}"])
             steps += [Step("get_email_address", [p]), Step("compose_new_email", [[Ref(1)], [], name, Ref(0, "{}"), []])]
             return Intent("note_open", text, steps)
-        return Intent("note_open", rng.choice([f"open my {name} note{infolder}", f"show me the {name} note{infolder}",
-                                               f"pull up {name}{infolder}", f"what's on my {name} note{infolder}",
-                                               f"what's in my {name} note{infolder}"]), steps)
+        return Intent("note_open", rng.choice([f"open {ref}{infolder}", f"show me {ref}{infolder}",
+                                               f"pull up {ref}{infolder}", f"what's on {ref}{infolder}",
+                                               f"what's in {ref}{infolder}", f"read me {ref}{infolder}"]), steps)
 
     def maps(self) -> Intent:
         rng = self.rng
-        place = rng.choice(PLACES)
+        place = self.place()
         if rng.random() < 0.4:
             return Intent("map", rng.choice([f"show me {place} on the map", f"where is {place}",
                                              f"show me where {place} is",
@@ -357,7 +512,7 @@ class Generator:
                           [Step("maps_open_location", [place])])
         mode_word, mode = rng.choice([("", "d"), ("driving", "d"), ("walking", "w"), ("by transit", "r"),
                                       ("on foot", "w"), ("by train", "r")])
-        start = rng.choice(PLACES) if rng.random() < 0.25 else ""
+        start = self.place() if rng.random() < 0.25 else ""
         start = "" if start == place else start
         frm = f" from {start}" if start else ""
         how = f" {mode_word}" if mode_word else ""
@@ -409,7 +564,7 @@ class Generator:
             steps += [Step("get_email_address", [p]),
                       Step("compose_new_email", [[Ref(2)], [], f"Summary of the {doc}", Ref(1, "{}"), []])]
         elif then < 0.4:
-            name = rng.choice(NOTES)
+            name = self.note_name()
             text = rng.choice([text + rng.choice([f" and save it in a note called {name}",
                                                   f" and put the summary in a new note {name}"]),
                                f"put a summary of the {doc} in a new note called {name}"])
@@ -417,7 +572,7 @@ class Generator:
         return Intent("summary", text, steps)
 
     def open_file(self) -> Intent:
-        doc = self.rng.choice(FILES)
+        doc = self.file()
         return Intent("open_file", self.rng.choice([f"open the {doc}", f"find my {doc}", f"pull up the {doc}",
                                                                  f"open my {doc}"]),
                       [Step("open_and_get_file_path", [doc])])
@@ -432,7 +587,7 @@ class Generator:
                                                   f"find {p}'s email address"]), [Step("get_email_address", [p])])
 
     def decline(self) -> Intent:
-        text = self.rng.choice(DECLINES).format(p=self.person(), f=self.rng.choice(FILES))
+        text = self.rng.choice(DECLINES).format(p=self.person(), f=self.file())
         return Intent("decline", text, [])
 
     INTENT_WEIGHTS: tuple[tuple[str, int], ...] = (

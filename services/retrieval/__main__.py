@@ -26,7 +26,7 @@ class RetrievalService(Service):
     def load(self) -> None:
         if self.settings.get("enabled", True):
             self.retriever = Retriever.load(k_examples=int(self.settings.get("k_examples", 3)),
-                                            min_tools=int(self.settings.get("min_tools", 3)))
+                                            min_tools=int(self.settings.get("min_tools", 2)))
             self.retriever.retrieve("warm up")  # the first encode is slow; pay it before ready
 
     async def handle(self, ident: bytes, msg: Message) -> None:

@@ -110,15 +110,27 @@ def choose(scores: dict[str, float], threshold: float, min_tools: int) -> set[st
     return with_needs(chosen)
 
 
-def tool_probabilities(encoder: Encoder, classifier: ToolClassifier, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Each tool's probability per request (its best over the request and its clauses), and
-    the requests' own embeddings."""
-    pieces = [[text, *clauses(text)] for text in texts]
-    vectors = encoder.encode([p for group in pieces for p in group])
-    probs = classifier.probabilities(vectors)
-    starts = np.cumsum([0] + [len(g) for g in pieces])
-    best = np.stack([probs[a:b].max(axis=0) for a, b in itertools.pairwise(starts)])
-    return best, vectors[starts[:-1]]
+@dataclass(frozen=True)
+class Encoded:
+    """Requests and their clauses, embedded: rows starts[i]:starts[i+1] are request i's."""
+
+    vectors: np.ndarray
+    starts: np.ndarray
+
+    @classmethod
+    def of(cls, encoder: Encoder, texts: list[str]) -> Encoded:
+        pieces = [[text, *clauses(text)] for text in texts]
+        vectors = encoder.encode([p for group in pieces for p in group])
+        return cls(vectors, np.cumsum([0] + [len(g) for g in pieces]))
+
+    def requests(self) -> np.ndarray:
+        """The whole requests' own embeddings."""
+        return self.vectors[self.starts[:-1]]
+
+    def tool_probabilities(self, classifier: ToolClassifier) -> np.ndarray:
+        """Each tool's probability per request: its best over the request and its clauses."""
+        probs = classifier.probabilities(self.vectors)
+        return np.stack([probs[a:b].max(axis=0) for a, b in itertools.pairwise(self.starts)])
 
 
 @dataclass
@@ -128,12 +140,12 @@ class Retriever:
     pool_vectors: np.ndarray
     encoder: Encoder = field(repr=False)
     k_examples: int = 3
-    min_tools: int = 3
+    min_tools: int = 2
     meta: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def load(cls, directory: Path = ARTIFACT_DIR, encoder: Encoder | None = None, k_examples: int = 3,
-             min_tools: int = 3) -> Retriever:
+             min_tools: int = 2) -> Retriever:
         if not (directory / "classifier.npz").exists():
             raise FileNotFoundError(f"no retriever at {directory}: run `pippin train-retriever`")
         meta = json.loads((directory / "meta.json").read_text())
@@ -149,8 +161,9 @@ class Retriever:
 
     def retrieve_many(self, texts: list[str]) -> list[Retrieval]:
         t0 = time.perf_counter()
-        probs, vectors = tool_probabilities(self.encoder, self.classifier, texts)
-        similarity = vectors @ self.pool_vectors.T
+        encoded = Encoded.of(self.encoder, texts)
+        probs = encoded.tool_probabilities(self.classifier)
+        similarity = encoded.requests() @ self.pool_vectors.T
         out = []
         per = (time.perf_counter() - t0) / max(1, len(texts))
         for row, sims in zip(probs, similarity, strict=True):

