@@ -57,7 +57,7 @@ def asr_figures(model: str) -> dict[str, Any]:
             "asr_real_time_factor_median": round(statistics.median(rtf), 3)}
 
 
-def run(latency_requests: int = 4) -> dict[str, Any]:
+def run(latency_requests: int = 6) -> dict[str, Any]:
     if not speech.available():
         return {"skipped": "espeak-ng and sox are not installed"}
     voice = Voice(ListenerSettings())
@@ -90,6 +90,7 @@ def run(latency_requests: int = 4) -> dict[str, Any]:
 
     planner = LlmPlanner(PlannerSettings(model="qwen-0.5b"))
     latencies: dict[str, list[float]] = {"early": [], "late": []}
+    finals: list[float] = []  # end of speech -> final transcript (the endpointing wait, mostly)
     used = 0
     for text in REQUESTS[:latency_requests]:
         pcm = speech.utterance(0.4, "hey jarvis", 0.4, text, 1.5)
@@ -98,6 +99,7 @@ def run(latency_requests: int = 4) -> dict[str, Any]:
             report = asyncio.run(listen(frames_of(pcm, realtime=True), voice, planner, Executor(mac, Ledger()), NOW,
                                         early=mode == "early"))
             for turn in report.turns:
+                finals.append(turn.final_after_speech_s)
                 if turn.first_call_after_speech_s is not None:
                     latencies[mode].append(turn.first_call_after_speech_s)
                 used += mode == "early" and turn.used_speculation
@@ -115,6 +117,7 @@ def run(latency_requests: int = 4) -> dict[str, Any]:
         "end_of_speech_to_first_call_s_median_late": late_med,
         "early_planning_speedup": round(late_med / early_med, 2) if early_med and late_med else None,
         "early_plan_used": f"{used}/{latency_requests}",
+        "end_of_speech_to_final_transcript_s_median": round(statistics.median(finals), 3) if finals else None,
         "latency_samples": latencies,
         "examples": [{"said": r, "heard": h} for r, h in list(zip(refs, hyps, strict=True))[:4]],
     }

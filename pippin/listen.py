@@ -1,10 +1,11 @@
 """`pippin listen`: speech in, actions out, in one process on the simulated Mac.
 
 Audio -> wake word -> endpointing -> streaming Whisper (services.listener) -> early
-planning on stable partial transcripts (services.listener.early) -> the scheduler runs
-the final plan. Each turn reports wake time, partial and final transcripts with times,
-the plan, the results, the answer, and the latency from the end of speech to the first
-call dispatched (meaningful when audio is streamed in real time)."""
+planning (services.listener.early: the model warmed with the words so far, a speculative
+plan at the first pause) -> the scheduler runs the final plan. Each turn reports wake
+time, partial and final transcripts with times, the plan, the results, the answer, and
+the latency from the end of speech to the first call dispatched (meaningful when audio is
+streamed in real time)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ class Turn:
     answer: str
     used_speculation: bool
     speculated_on: list[str]
+    warmed_with: list[str]  # the words so far the model was warmed with while the user spoke
     speech_end_s: float  # audio time of the last voiced frame
     first_call_after_speech_s: float | None  # wall time from the end of speech to the first call dispatched
     final_after_speech_s: float  # wall time from the end of speech to the final transcript
@@ -89,7 +91,7 @@ async def listen(frames: AsyncIterator[Frame], voice: Voice, planner: Planner, e
         nonlocal early_planner, request_id
         speech_end_wall = t0 + final.t_audio
         calls, record, used = early_planner.final(final.text)
-        reads, speculated = dict(early_planner.reads), list(early_planner.started)
+        reads, speculated, warmed = dict(early_planner.reads), list(early_planner.started), list(early_planner.warmed)
         rid = request_id
         # The next turn is another request, with speculation of its own.
         request_id = uuid.uuid4().hex[:12]
@@ -108,12 +110,14 @@ async def listen(frames: AsyncIterator[Frame], voice: Voice, planner: Planner, e
             final.text, record.text,
             [{"idx": c.idx, "tool": c.tool, "args": list(c.args), "state": c.state, "result": c.value,
               "error": c.error, "reused": c.reused} for c in result.calls],
-            answer(result), used, speculated, final.t_audio,
+            answer(result), used, speculated, warmed, final.t_audio,
             round(first[0] - speech_end_wall, 4) if first else None,
             round(final.t_wall - speech_end_wall, 4)))
 
     async def on_event(e: Event) -> None:
-        if e.kind in ("partial", "pause") and e.stable:
+        if e.kind in ("wake", "speech"):
+            early_planner.warm()  # the prompt up to "Request:" while the user starts to speak
+        elif e.kind in ("partial", "pause") and e.stable:
             early_planner.consider(e.stable, whole=e.kind == "pause")
         elif e.kind == "final" and e.text.strip():
             pending.append(asyncio.create_task(run_turn(e)))
@@ -130,7 +134,6 @@ async def listen(frames: AsyncIterator[Frame], voice: Voice, planner: Planner, e
     report.events = await listener.run(counted())
     for task in pending:
         await task
-    early_planner.consider("")  # nothing more to speculate on
     early_planner.final("")  # stops a speculation still running
     report.audio_s = last_t
     report.wall_s = time.perf_counter() - t0

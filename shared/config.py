@@ -3,6 +3,8 @@ each stage listens."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -48,6 +50,14 @@ class Config:
     def trace_dir(self) -> Path | None:
         """Where stages append their spans ([tracing] file = false: nowhere, ring only)."""
         return self.run_dir / "trace" if self.tracing.get("file", True) else None
+
+    def request_now(self) -> str:
+        """The moment requests resolve relative dates against: the simulated Mac's clock
+        (its world's "now") or, on a real Mac, the local time."""
+        if self.executor.get("backend", "simulated") == "simulated":
+            world = self.executor.get("world") or paths.default_world()
+            return str(json.loads(Path(world).read_text(encoding="utf-8"))["now"])
+        return dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
 
     def bind_endpoint(self, stage: str) -> str:
         """What `stage` binds: tcp on all interfaces, so peers on other Macs reach it."""

@@ -25,7 +25,7 @@ _OPT = "optional"
 # type name -> {field: type or (type, "optional")}
 PAYLOADS: dict[str, dict[str, Any]] = {
     # client <-> gateway
-    "ask": {"text": str, "now": (str, _OPT), "policy": (str, _OPT)},
+    "ask": {"text": str, "now": (str, _OPT), "policy": (str, _OPT), "layout": (str, _OPT)},
     "accepted": {},
     "progress": {"kind": str, "idx": int, "tool": str, "detail": str},
     "result": {"plan": str, "calls": list, "answer": str, "plan_errors": list, "seconds": dict,
@@ -41,9 +41,10 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     "retrieve": {"text": str},
     "retrieved": {"tools": list, "examples": list, "scores": dict},
     # gateway <-> scheduler
-    "run": {"text": str, "now": str, "tools": list, "examples": list, "policy": str},
+    "run": {"text": str, "now": str, "tools": list, "examples": list, "policy": str, "layout": (str, _OPT)},
     # scheduler <-> planner
-    "plan": {"text": str, "now": str, "tools": list, "examples": list, "context": (str, _OPT)},
+    "plan": {"text": str, "now": str, "tools": list, "examples": list, "context": (str, _OPT),
+             "layout": (str, _OPT)},  # the planner's prompt layout for this request (voice: "grammar")
     "decide": {"text": str, "observations": str},
     "decision": {"action": str},
     "plan_call": {"idx": int, "tool": str, "args": list},

@@ -24,7 +24,7 @@ import zmq
 
 from pippin.client import PipelineClient, down, supervisorctl, up
 from shared import config as config_mod
-from shared.bus import StageError
+from shared.bus import Bus, StageError
 from shared.wire import Message, decode, encode
 
 pytestmark = pytest.mark.slow
@@ -384,6 +384,35 @@ def test_tcp_with_curve_and_a_wrong_key_is_refused(tmp_path: Path) -> None:
             ctx.destroy(linger=0)
 
 
+async def _publish_transcripts(config, texts: list[str]) -> None:
+    bus = Bus(config, "client")
+    pub = bus.publisher()
+    try:
+        await asyncio.sleep(0.3)  # let the publisher reach the forwarder
+        for text in texts:
+            body = {"text": text, "final": False, "stable": text}
+            await pub.send_multipart([b"transcript", encode(Message("transcript", body, sender="client"))])
+            await asyncio.sleep(0.5)
+    finally:
+        bus.close()
+
+
+def _planner_stat(config, key: str, wait_s: float = 15) -> int:
+    """The planner's counter once a heartbeat reports it non-zero (0 if none does in time)."""
+    deadline = time.time() + wait_s
+    while time.time() < deadline:
+        c = PipelineClient(config)
+        try:
+            stages = run(c.status())
+        finally:
+            c.close()
+        value = stages.get("planner", {}).get("stats", {}).get(key, 0)
+        if value:
+            return int(value)
+        time.sleep(0.5)
+    return 0
+
+
 @pytest.mark.llm
 def test_the_llm_joiner_through_the_pipeline(tmp_path: Path) -> None:
     """A real model (SmolLM2) plans, and decides Finish or Replan when a call fails: whatever
@@ -392,6 +421,10 @@ def test_the_llm_joiner_through_the_pipeline(tmp_path: Path) -> None:
     with Pipeline(tmp_path, planner=planner, joiner="llm", base_port=5700) as p:
         result = run(_ask(p.config, "text Zorblax Quuxington that I am running late"))
         assert result["answer"]
+        # The listener's words so far, as it publishes them while someone speaks: the idle
+        # planner warms its prompt with them (stats: warm_tokens).
+        run(_publish_transcripts(p.config, ["", "remind me to", "remind me to water the"]))
+        assert _planner_stat(p.config, "warm_tokens") > 0
         if "replan" in result:
             assert result["replan"]["decisions"][0] == "replan" and "FAILED" in result["replan"]["first_results"]
         db = sqlite3.connect(p.run_dir / "simmac.sqlite")

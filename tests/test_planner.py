@@ -100,6 +100,36 @@ def test_prefix_reuse_evaluates_only_the_request(tiny) -> None:
 
 
 @pytest.mark.llm
+def test_warming_with_the_words_so_far_leaves_little_to_evaluate(tiny) -> None:
+    """prefill (the voice path, while the user speaks) evaluates the prompt up to the words
+    heard so far; the plan for the final words then evaluates only what is new, and is the
+    plan made without warming."""
+    other, later = "2026-11-20 08:00:00", "2026-11-24 10:30:00"  # another day: a new date table
+    final = "text Maya that the demo moved to 4pm"
+    list(tiny.stream(PlanRequest("show me the ferry building", other)))
+    plain = "".join(tiny.stream(PlanRequest(final, later)))
+    cold_tokens = tiny.last.prompt_tokens_evaluated
+    list(tiny.stream(PlanRequest("show me the ferry building", other)))
+    assert tiny.prefill(PlanRequest("", later)) > 20  # the date table, at the wake word
+    assert tiny.prefill(PlanRequest("text Maya that the", later)) > 0
+    assert tiny.prefill(PlanRequest("text Maya that the", later)) == 0  # nothing new
+    warmed = "".join(tiny.stream(PlanRequest(final, later)))
+    assert warmed == plain
+    assert tiny.last.prompt_tokens_evaluated < cold_tokens / 3, (tiny.last, cold_tokens)
+
+
+@pytest.mark.llm
+def test_the_static_prompt_comes_back_from_its_session_file_after_another_layout(tiny) -> None:
+    """A typed request with a retrieved subset between two voice requests (static prompt):
+    the static prefix is read back from its session file, not evaluated again."""
+    tools = ("get_phone_number", "send_sms")
+    list(tiny.stream(PlanRequest("text Sid hi", NOW, tools, layout="subset")))
+    list(tiny.stream(PlanRequest("text Maya hello there", NOW, tools, layout="grammar")))
+    assert tiny.last.prompt_tokens > 1000
+    assert tiny.last.prompt_tokens_evaluated < 150, tiny.last
+
+
+@pytest.mark.llm
 def test_a_token_budget_cut_still_ends_in_join() -> None:
     from services.planner.llm import LlmPlanner, PlannerSettings
 

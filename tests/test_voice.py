@@ -120,8 +120,8 @@ def test_without_a_wake_word_every_utterance_is_a_request(voice) -> None:
 
 
 def test_early_planning_runs_only_lookups_and_reuses_them(world_path) -> None:
-    """A speculative plan (scripted planner standing in for the model) on a partial
-    transcript: its lookup runs early, its message never does; the final plan reuses the
+    """A speculative plan (scripted planner standing in for the model) made at a pause
+    mid-sentence: its lookup runs early, its message never does; the final plan reuses the
     lookup and sends the message once."""
     mac = SimulatedMac(":memory:", world_path)
     executor = Executor(mac, Ledger())
@@ -141,7 +141,7 @@ def test_early_planning_runs_only_lookups_and_reuses_them(world_path) -> None:
         from services.scheduler.engine import Scheduler
 
         early = EarlyPlanner(Scripted(), lookup, NOW, "r1")
-        early.consider("text Sid that I'm")
+        early.consider("text Sid that I'm", whole=True)  # a pause mid-sentence
         await asyncio.sleep(0.3)
         assert ran == ["get_phone_number"] and mac.query("SELECT * FROM outbox") == []
         calls, record, used = early.final("text Sid that I'm running late")

@@ -8,13 +8,10 @@ Every request ends, within [gateway] request_timeout_s, in a result or a clear e
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import json
 import time
 from collections import OrderedDict
 from typing import Any
 
-from shared import paths
 from shared.bus import Service, StageError, run_service
 from shared.config import Config
 from shared.wire import Message, new_id
@@ -33,12 +30,6 @@ class GatewayService(Service):
         self.stages: dict[str, dict[str, Any]] = {}
         self.askers: dict[str, list[tuple[bytes, Message]]] = {}
         self.finished: OrderedDict[str, dict[str, Any]] = OrderedDict()
-
-    def default_now(self) -> str:
-        if self.config.executor.get("backend", "simulated") == "simulated":
-            world = self.config.executor.get("world") or paths.default_world()
-            return str(json.loads(open(world, encoding="utf-8").read())["now"])
-        return dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
 
     def on_bus(self, topic: bytes, msg: Message) -> None:
         if topic == b"hb":
@@ -94,9 +85,10 @@ class GatewayService(Service):
     async def _work(self, msg: Message) -> dict[str, Any]:
         b = msg.body
         got = await self.retrieval.call(msg.reply("retrieve", {"text": b["text"]}, self.name), timeout_s=30)
-        run = msg.reply("run", {"text": b["text"], "now": b.get("now") or self.default_now(),
+        run = msg.reply("run", {"text": b["text"], "now": b.get("now") or self.config.request_now(),
                                 "tools": got.body["tools"], "examples": got.body["examples"],
-                                "policy": b.get("policy") or self.config.scheduler.get("policy", "draft")},
+                                "policy": b.get("policy") or self.config.scheduler.get("policy", "draft"),
+                                "layout": b.get("layout")},
                         self.name)
         async for reply in self.scheduler.stream(run, timeout_s=self.timeout_s):
             if reply.type in ("progress", "confirm"):

@@ -37,6 +37,8 @@ class ListenerService(Service):
         self.settings.endpoint.silence_ms = int(s.get("silence_ms", self.settings.endpoint.silence_ms))
         self.settings.endpoint.max_utterance_s = float(s.get("max_utterance_s", self.settings.endpoint.max_utterance_s))
         self.gateway = self.requester("gateway", terminal={"result"})
+        # Voice requests use the static prompt: the planner warms it with the words so far.
+        self.plan_layout = str(s.get("plan_layout", "grammar"))
         self.audio: asyncio.Queue[Frame | None] = asyncio.Queue(maxsize=2000)
         self.next_seq = 0
         self.stats.update({"frames": 0, "frames_dropped": 0, "wakes": 0, "turns": 0})
@@ -81,7 +83,7 @@ class ListenerService(Service):
     async def on_event(self, e: Event) -> None:
         if e.kind == "wake":
             self.stats["wakes"] += 1
-        if e.kind in ("partial", "pause", "final"):
+        if e.kind in ("speech", "partial", "pause", "final"):  # "speech": nothing heard yet
             body = {"text": e.text, "final": e.kind == "final", "stable": e.stable}
             await self.publish(b"transcript", Message("transcript", body, sender=self.name))
         if e.kind == "final" and e.text.strip():
@@ -91,7 +93,8 @@ class ListenerService(Service):
     async def ask(self, text: str) -> None:
         rid = new_id()
         try:
-            result = await self.gateway.call(Message("ask", {"text": text}, rid, new_id(), self.name), timeout_s=300)
+            ask = Message("ask", {"text": text, "layout": self.plan_layout}, rid, new_id(), self.name)
+            result = await self.gateway.call(ask, timeout_s=300)
             await self.publish(b"answer", result.reply("result", result.body, self.name))
         except StageError as e:
             log.warning("request %r failed: %s", text, e)

@@ -1,8 +1,15 @@
 """Early planning: start planning from what the user has said so far.
 
-A speculative plan is made from a stable partial transcript (or from the whole utterance
-at the first pause). Lookups in it that neither change nor show anything (EARLY_TOOLS)
-run at once; nothing else does. When the final transcript comes:
+While the user speaks, the model is warmed: the prompt up to the words heard so far (at
+the wake word, the prompt up to "Request:") is evaluated into its KV cache, writing
+nothing (`warm`). That is cheap (a few tokens per stable partial) and is most of a plan's
+cost on a small CPU: the date table and the request are ~100 new prompt tokens.
+At a pause (the first silent frame) the whole utterance so far is planned for real: a
+speculative plan. Planning a partial transcript is not worth it: its words are
+nearly always overtaken, and on 2 cores the speculation then only slows the decodes and
+the plan that count (measured: bench/voice_bench.py). Lookups in the speculative plan that
+neither change nor show anything (EARLY_TOOLS) run at once; nothing else does.
+When the final transcript comes:
 - if it is the text the speculation planned (ignoring case and punctuation), that plan is
   used, with the lookups already done;
 - otherwise the speculation is stopped and a plan is made from the final text; lookups
@@ -42,6 +49,9 @@ class Speculation:
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
 
+    def task_done(self) -> bool:
+        return self.task is None or self.task.done()
+
 
 class EarlyPlanner:
     def __init__(self, planner: Planner, lookup: LookupFn, now: str, request_id: str, *, min_words: int = 3,
@@ -55,20 +65,33 @@ class EarlyPlanner:
         self.spec: Speculation | None = None
         self.reads: dict[str, Outcome] = {}
         self.started: list[str] = []  # texts speculated on, for reports
+        self.warmed: list[str] = []  # texts the model was warmed with
+        self._warming: asyncio.Task[int] | None = None
 
     def consider(self, text: str, *, whole: bool = False) -> None:
-        """A new transcript to speculate on: a stable partial (only if it says more than the
-        one being planned: a late partial must not replace a longer text), or the whole
-        utterance at a pause (`whole`: it replaces any other)."""
-        if not self.enabled or len(text.split()) < self.min_words:
+        """A new transcript: a stable partial warms the model with its words; the whole
+        utterance at a pause (`whole`) is planned, replacing any other speculation."""
+        if not self.enabled:
             return
-        if self.spec is not None and (same_words(self.spec.text, text) or
-                                      (not whole and len(text.split()) <= len(self.spec.text.split()))):
+        if not whole:
+            self.warm(text)
+            return
+        if len(text.split()) < self.min_words or (self.spec is not None and same_words(self.spec.text, text)):
             return
         self._stop()
         self.spec = Speculation(text)
         self.spec.task = asyncio.create_task(self._speculate(self.spec))
         self.started.append(text)
+
+    def warm(self, text: str = "") -> None:
+        """Evaluate the prompt up to `text` in the background, if the planner can (an LLM
+        planner's `prefill`) and is not busy; one at a time, never while a plan is written."""
+        prefill = getattr(self.planner, "prefill", None)
+        busy = self._warming is not None and not self._warming.done()
+        if not self.enabled or prefill is None or busy or (self.spec is not None and not self.spec.task_done()):
+            return
+        self._warming = asyncio.create_task(asyncio.to_thread(prefill, PlanRequest(text, self.now)))
+        self.warmed.append(text)
 
     def _stop(self) -> None:
         if self.spec is not None and self.spec.task is not None and not self.spec.task.done():

@@ -2,11 +2,18 @@
 `plan_call` messages, one per call the moment its line is complete, and a `plan_end`.
 
 One model, one generation at a time: requests queue in arrival order. Decoding is
-greedy, so a request sent again (after a restart) yields the same plan."""
+greedy, so a request sent again (after a restart) yields the same plan.
+
+While someone speaks, the listener publishes their words so far (topic "transcript");
+an idle planner evaluates its prompt up to those words (`prefill`, writing nothing), so
+the plan for the final words starts with only the last few tokens to evaluate. That is
+done for the layout voice requests ask for ([listener] plan_layout) when its prompt does
+not depend on retrieval ("grammar", or retrieval off)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from services.planner.base import Planner, PlanRequest, PlanStream, calls_in_background
@@ -14,6 +21,8 @@ from services.planner.examples import Example
 from shared.bus import Service, run_service
 from shared.config import Config
 from shared.wire import Message
+
+log = logging.getLogger("pippin.planner")
 
 
 def make_planner(settings: dict[str, Any]) -> Planner:
@@ -43,9 +52,35 @@ class PlannerService(Service):
         super().__init__(config)
         self.planner: Planner | None = None
         self._one_at_a_time = asyncio.Lock()
+        self.voice_layout = str(config.listener.get("plan_layout", "grammar"))
+        # Warming pays only where the prompt is the same whatever retrieval finds.
+        self.warms = self.voice_layout == "grammar" or not config.retrieval.get("enabled", True)
+        self._warming: asyncio.Task[int] | None = None
+        self.stats.update({"warm_tokens": 0})
 
     def load(self) -> None:
         self.planner = make_planner(self.config.planner)
+
+    def extra_topics(self) -> tuple[bytes, ...]:
+        return (b"transcript",) if self.warms else ()
+
+    def on_bus(self, topic: bytes, msg: Message) -> None:
+        prefill = getattr(self.planner, "prefill", None)
+        if (topic != b"transcript" or msg.type != "transcript" or msg.body["final"] or prefill is None
+                or self._one_at_a_time.locked() or (self._warming is not None and not self._warming.done())):
+            return
+        request = PlanRequest(msg.body["stable"], self.config.request_now(), layout=self.voice_layout)
+        self._warming = asyncio.get_running_loop().create_task(asyncio.to_thread(prefill, request))
+        self._warming.add_done_callback(self._warmed)
+
+    def _warmed(self, task: asyncio.Task[int]) -> None:
+        if task.cancelled():
+            return
+        if task.exception() is not None:
+            log.warning("warming the prompt failed: %s", task.exception())
+            self.stats["last_error"] = f"warming failed: {task.exception()}"[:300]
+        else:
+            self.stats["warm_tokens"] += task.result()
 
     async def handle(self, ident: bytes, msg: Message) -> None:
         if msg.type not in ("plan", "decide"):
@@ -68,7 +103,8 @@ class PlannerService(Service):
         planner = self.planner
         b = msg.body
         examples = tuple(Example.from_json(e) for e in b["examples"])
-        request = PlanRequest(b["text"], b["now"], tuple(b["tools"]), examples, b.get("context") or "")
+        request = PlanRequest(b["text"], b["now"], tuple(b["tools"]), examples, b.get("context") or "",
+                              b.get("layout") or "")
         record = PlanStream()
         try:
             async for call in calls_in_background(planner, request, record):

@@ -23,6 +23,9 @@ class PlanRequest:
     # A replan: the earlier plan of this request with each call's result (see
     # services.scheduler.replan.observations); empty for a first plan.
     context: str = ""
+    # The prompt layout for this request (see PlannerSettings.tool_layout); "" for the
+    # planner's own. Voice asks the static "grammar" layout, which a warmed cache serves.
+    layout: str = ""
 
 
 class Planner(Protocol):

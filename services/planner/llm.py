@@ -98,6 +98,7 @@ class LlmPlanner:
         self._busy = threading.RLock()
         self._abort = threading.Event()
         self.last = PlanStats()
+        self._static: list[int] = []  # the static prompt prefix's tokens (see warm_prefix)
         self.prefix_state = self.warm_prefix() if s.prefix_reuse else "off"
 
     def warm_prefix(self, tools: tuple[str, ...] = ()) -> str:
@@ -113,6 +114,8 @@ class LlmPlanner:
         prefix = prefix[: prefix.rindex("<|im_start|>user") if self.settings.template == "chatml"
                         else prefix.rindex("### Input:")]
         tokens = self._llm.tokenize(prefix.encode(), add_bos=False, special=True)
+        if not tools:
+            self._static = list(tokens)
         adapter = models.sha256_id(Path(self.settings.lora_path)) if self.settings.lora_path else ""
         key = hashlib.sha256(f"{models.sha256_id(self.model_path)}|{adapter}|{self.settings.n_ctx}|{prefix}".encode())
         path = models.CACHE_DIR / "prefix" / f"{key.hexdigest()[:24]}.session"
@@ -134,6 +137,23 @@ class LlmPlanner:
             tmp.replace(path)
         return "evaluated"
 
+    def _cached_prefix(self, tokens: list[int]) -> int:
+        """How many of `tokens` the KV cache already holds. A prompt that starts with the
+        static prefix, while the cache holds another layout's prompt (a typed request with
+        retrieved examples came between two voice requests), gets the static prefix back
+        from its session file first: a file read instead of thousands of tokens."""
+        cached = self._llm._input_ids[: self._llm.n_tokens]
+        common = 0
+        for a, b in zip(cached, tokens, strict=False):
+            if a != b:
+                break
+            common += 1
+        static = self._static
+        if static and common < len(static) and tokens[: len(static)] == static:
+            self.warm_prefix()
+            common = len(static)
+        return common
+
     def grammar_for(self, tools: tuple[str, ...]) -> Any:
         if tools not in self._grammars:
             self._grammars[tools] = self._grammar_cls.from_string(
@@ -141,7 +161,7 @@ class LlmPlanner:
         return self._grammars[tools]
 
     def prompt_text(self, request: PlanRequest) -> str:
-        layout = self.settings.tool_layout
+        layout = request.layout or self.settings.tool_layout
         tools = request.tools if layout == "subset" else ()
         examples = request.examples if layout != "grammar" and request.examples else None
         return build_prompt(request.query, request.now, tools, examples, request.context).render(self.settings.template)
@@ -150,6 +170,27 @@ class LlmPlanner:
         with self._busy:
             self._abort.clear()
             yield from self._stream(request)
+
+    def prefill(self, request: PlanRequest) -> int:
+        """Evaluate the prompt up to the end of the request's words, writing nothing: the
+        user's words so far, while they speak, so that the plan for the final words starts
+        with only the last few tokens to evaluate. Returns the tokens evaluated; 0 when the
+        model is busy (a prefill never waits: it is only worth doing while the model idles)."""
+        if not self.settings.prefix_reuse or not self._busy.acquire(blocking=False):
+            return 0
+        try:
+            text = self.prompt_text(request)
+            marker = f"Request: {request.query}"
+            text = text[: text.rindex(marker) + len(marker)].rstrip()
+            tokens = self._llm.tokenize(text.encode(), add_bos=False, special=True)[:-1]  # the last may still merge
+            common = self._cached_prefix(tokens)
+            if common == len(tokens):
+                return 0
+            self._llm.n_tokens = common
+            self._llm.eval(tokens[common:])  # drops the KV cells past `common` first
+            return len(tokens) - common
+        finally:
+            self._busy.release()
 
     def abort(self) -> None:
         """Stop the plan being written (a speculative plan the user's words overtook): the
@@ -162,12 +203,7 @@ class LlmPlanner:
         tokens = self._llm.tokenize(text.encode(), add_bos=False, special=True)
         if not s.prefix_reuse:
             self._llm.reset()
-        cached = list(self._llm._input_ids[: self._llm.n_tokens]) if s.prefix_reuse else []
-        common = 0
-        for a, b in zip(cached, tokens, strict=False):
-            if a != b:
-                break
-            common += 1
+        common = self._cached_prefix(tokens) if s.prefix_reuse else 0
         stats = PlanStats(prompt_tokens=len(tokens), prompt_tokens_evaluated=len(tokens) - common)
         t0 = time.perf_counter()
         out = self._llm.create_completion(

@@ -143,7 +143,7 @@ class SchedulerService(Service):
 
         def plan_calls(rid: str, context: str | None = None) -> AsyncIterator[Call]:
             body = {"text": b["text"], "now": b["now"], "tools": b["tools"], "examples": b["examples"],
-                    "context": context}
+                    "context": context, "layout": b.get("layout")}
             sinks.append({"text": "", "seconds": None})
             return self._calls(Message("plan", body, rid, msg.trace_id, self.name), sinks[-1])
 
