@@ -400,16 +400,14 @@ class Generator:
         if rng.random() < 0.2:  # a title that names a place or person, which needs no lookup
             title = rng.choice([f"flight to {self.place()}", f"dinner with {self.person()}", f"trip to {self.place()}",
                                 f"lunch with {self.person()}", "doctor's appointment", "moving day"])
-        if rng.random() < 0.2:  # "from 7am to 4pm" instead of a length
-            minutes = rng.choice([60, 90, 120, 180, 240, 480, 540])
-            end = w.moment + dt.timedelta(minutes=minutes)
+        if rng.random() < 0.2:  # "from 7am to 4pm" instead of a length (when it ends the same day)
+            span = rng.choice([60, 90, 120, 180, 240, 480, 540])
+            end = w.moment + dt.timedelta(minutes=span)
             begin = clock_phrase(rng, w.moment.hour, w.moment.minute)
-            finish = clock_phrase(rng, end.hour, end.minute) if end.date() == w.moment.date() else ""
-            if finish:
-                dur = ""
+            if end.date() == w.moment.date():
+                finish = clock_phrase(rng, end.hour, end.minute)
+                minutes, dur = span, ""
                 w = When(f"{w.day} from {begin} to {finish}", w.moment, True, w.day)
-            else:
-                minutes = 60
         text = rng.choice([f"schedule a {title} {w.phrase}{dur}", f"add {title} to my calendar {w.phrase}{dur}",
                            f"set up a {title} {w.phrase}{dur}", f"block my calendar {w.phrase}{dur} for {title}",
                            f"put a {title} on the calendar {w.phrase}{dur}", f"book a {title} {w.phrase}{dur}"])
