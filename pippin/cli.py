@@ -328,7 +328,7 @@ def _listen_through_pipeline(args: argparse.Namespace) -> int:
     pcm = audio.read_wav(Path(args.wav))
 
     def show(t: dict[str, object]) -> None:
-        if not args.json:
+        if not args.json and t["text"]:  # an empty one only says that speech started
             print(f"  {'final' if t['final'] else 'partial'}: {t['text']!r}", flush=True)
 
     result = asyncio.run(send_audio(config_mod.load(), pcm, on_transcript=show))
