@@ -97,7 +97,8 @@ class Listener:
                 pcm = self.endpointer.audio()
                 task = asyncio.create_task(self._pause(pcm, frame.t))
                 self._pause_decode = (len(pcm), task)
-            elif frame.t - last_partial_t >= self.s.partial_every_s and not self._decoding.locked():
+            elif (frame.t - last_partial_t >= self.s.partial_every_s and not self._decoding.locked()
+                  and self.endpointer.silence_run == 0):  # in a silence the pause decode has it all
                 last_partial_t = frame.t
                 task = asyncio.create_task(self._partial(self.endpointer.audio(), frame.t))
                 tasks.add(task)
