@@ -23,7 +23,7 @@ mkdir -p "$CACHE/wheels"
 # The CPU build of torch first (here it comes from this machine's disk), so that
 # sentence-transformers finds it and does not pull a CUDA build of several GB.
 .venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/python -m pip install --quiet "torch==$TORCH_VERSION"
-.venv/bin/python -m pip install --quiet -e '.[dev]'
+.venv/bin/python -m pip install --quiet -e '.[dev,train]'
 
 if ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
   wheel=$(ls "$CACHE"/wheels/llama_cpp_python-$LLAMA_VERSION-*.whl 2>/dev/null | head -1 || true)

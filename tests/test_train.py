@@ -20,7 +20,6 @@ def short_prompt(sample: dict) -> str:
 @pytest.mark.slow
 @pytest.mark.llm
 def test_lora_trains_exports_and_runs_on_llama_cpp(tmp_path) -> None:
-    pytest.importorskip("peft")
     from llama_cpp import Llama
 
     from pippin.train import TrainSettings, train
