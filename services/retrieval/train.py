@@ -95,19 +95,17 @@ def train(out_dir: Path, *, seed: int = 0, n_train: int = 6000, n_heldout: int =
     held_encoded = Encoded.of(encoder, [s.query for s in held])
     truth = [set(s.tools) for s in held]
     sweep: dict[str, float] = {}
-    best: tuple[float, float, float, np.ndarray, np.ndarray] | None = None
+    best: tuple[float, float, np.ndarray, np.ndarray, tuple[float, float, float]] | None = None
     for c in cs:
         weights, bias = fit(x_train, y_train, seed, c)
         probs = held_encoded.tool_probabilities(ToolClassifier(tuple(tools), weights, bias, 0.5))
         threshold = threshold_for(probs, truth, target_recall, min_tools)
-        size = recall_and_size(probs, truth, threshold, min_tools)[1]
-        sweep[str(c)] = round(size, 3)
-        if best is None or size < best[1]:
-            best = (c, size, threshold, weights, bias)
+        figures = recall_and_size(probs, truth, threshold, min_tools)
+        sweep[str(c)] = round(figures[1], 3)
+        if best is None or figures[1] < best[4][1]:
+            best = (c, threshold, weights, bias, figures)
     assert best is not None
-    c, _, threshold, weights, bias = best
-    probs = held_encoded.tool_probabilities(ToolClassifier(tuple(tools), weights, bias, threshold))
-    recall, per_request, fallbacks = recall_and_size(probs, truth, threshold, min_tools)
+    c, threshold, weights, bias, (recall, per_request, fallbacks) = best
 
     out_dir.mkdir(parents=True, exist_ok=True)
     np.savez(out_dir / "classifier.npz", weights=weights, bias=bias, pool_vectors=pool_vectors)
