@@ -565,6 +565,8 @@ def _planner_options(p: argparse.ArgumentParser) -> None:
                    "smollm2-135m)")
     p.add_argument("--no-grammar", action="store_true", help="decode without the plan grammar")
     p.add_argument("--template", help="prompt template: chatml or alpaca")
+    p.add_argument("--decoder", choices=["greedy", "llama"],
+                   help="greedy: ours, the grammar checked lazily (default); llama: llama-cpp-python's loop")
     p.add_argument("--lora", help="a llama.cpp LoRA adapter GGUF (default: the one shipped for the model, if any; "
                    "'' for none)")
 

@@ -38,7 +38,8 @@ def make_planner(settings: dict[str, Any]) -> Planner:
         from services.planner.llm import LlmPlanner, PlannerSettings
 
         s = PlannerSettings()
-        for key in ("model", "template", "grammar", "max_calls", "max_tokens", "n_ctx", "tool_layout", "lora_path"):
+        for key in ("model", "template", "grammar", "max_calls", "max_tokens", "n_ctx", "tool_layout", "lora_path",
+                    "decoder", "draft_tokens"):
             if key in settings:
                 setattr(s, key, settings[key])
         return LlmPlanner(s)

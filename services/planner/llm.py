@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from services.planner.base import PlanRequest
+from services.planner.decoding import PlanDecoder
 from services.planner.grammar import plan_grammar
 from services.planner.prompt import TEMPLATES, build_prompt, decide_prompt
 from shared import models
 from shared.plan import Call, PlanSyntaxError, parse_line
 
 STOP = ["<|im_end|>", "<|endoftext|>", "<END_OF_PLAN>", "###"]
+DECODERS = ("greedy", "llama")
 
 
 @dataclass
@@ -39,6 +41,11 @@ class PlannerSettings:
     # the static prompt (all tools, the default examples), whose KV state is cached, so only
     # the request is evaluated.
     tool_layout: str = "subset"
+    # "greedy": our loop (services.planner.decoding: the grammar checked lazily);
+    # "llama": llama-cpp-python's own, the baseline it is measured against. Both write the
+    # greedy plan under the grammar. `draft_tokens` > 0 adds prompt-lookup drafts to ours.
+    decoder: str = "greedy"
+    draft_tokens: int = 0
 
     @classmethod
     def from_args(cls, args: Any) -> PlannerSettings:
@@ -53,6 +60,8 @@ class PlannerSettings:
             s.tool_layout = args.tool_layout
         if getattr(args, "lora", None) is not None:
             s.lora_path = args.lora
+        if getattr(args, "decoder", None):
+            s.decoder = args.decoder
         return s
 
 
@@ -64,6 +73,8 @@ class PlanStats:
     seconds_to_first_token: float = 0.0
     seconds_total: float = 0.0
     truncated: bool = False  # the token budget ran out; the plan was closed with join()
+    draft_tokens: int = 0  # proposed by prompt lookup (PlannerSettings.draft_tokens)
+    draft_accepted: int = 0
 
 
 def _call_number(line: str) -> int | None:
@@ -84,6 +95,8 @@ class LlmPlanner:
         self.settings = s = settings or PlannerSettings()
         if s.template not in TEMPLATES:
             raise ValueError(f"unknown prompt template {s.template!r}; choose one of {TEMPLATES}")
+        if s.decoder not in DECODERS:
+            raise ValueError(f"unknown decoder {s.decoder!r}; choose one of {DECODERS}")
         self.model_path = models.resolve(s.model)
         if s.lora_path is None:
             shipped = models.shipped_adapter(s.model)
@@ -91,6 +104,7 @@ class LlmPlanner:
         self._llm = Llama(model_path=str(self.model_path), n_ctx=s.n_ctx, n_threads=s.n_threads,
                           n_batch=512, lora_path=s.lora_path or None, verbose=False, seed=0)
         self._grammar_cls = LlamaGrammar
+        self._decoder = PlanDecoder(self._llm, draft_max=s.draft_tokens)
         self._grammars: dict[tuple[str, ...], Any] = {}
         self._decide_grammar: Any = None
         # One llama.cpp context: a plan still finishing in its thread and a decide() or
@@ -206,23 +220,18 @@ class LlmPlanner:
         common = self._cached_prefix(tokens) if s.prefix_reuse else 0
         stats = PlanStats(prompt_tokens=len(tokens), prompt_tokens_evaluated=len(tokens) - common)
         t0 = time.perf_counter()
-        out = self._llm.create_completion(
-            tokens, max_tokens=s.max_tokens, temperature=0.0, top_k=1, stream=True, stop=STOP,
-            grammar=self.grammar_for(tuple(request.tools)) if s.grammar else None,
-        )
+        pieces = self._pieces(tokens, common, request)
         # Hand on whole lines only (a call as soon as its closing parenthesis is there), so
         # that if the token budget runs out mid-line, the partial line is dropped and the
         # plan closed with join(): what consumers receive is always a valid plan.
         line = ""
         last_idx = 0
         finish = None
-        for chunk in out:
+        for piece, reason in pieces:
+            finish = reason or finish
             if self._abort.is_set():
                 stats.truncated = True
                 break
-            choice = chunk["choices"][0]
-            finish = choice.get("finish_reason") or finish
-            piece = choice["text"]
             if not piece:
                 continue
             if stats.generated_tokens == 0:
@@ -243,7 +252,28 @@ class LlmPlanner:
             stats.truncated = True
             yield f"\n{last_idx + 1}. join()"
         stats.seconds_total = time.perf_counter() - t0
+        if s.decoder == "greedy":
+            stats.generated_tokens = self._decoder.last.generated
+            stats.draft_tokens, stats.draft_accepted = self._decoder.last.drafted, self._decoder.last.accepted
         self.last = stats
+
+    def _pieces(self, tokens: list[int], cached: int, request: PlanRequest) -> Iterator[tuple[str, str | None]]:
+        """The plan's text as it is generated, each piece with the finish reason so far
+        ("length" when the token budget ran out)."""
+        s = self.settings
+        tools = tuple(request.tools)
+        if s.decoder == "greedy":
+            grammar = plan_grammar(tools, s.max_calls) if s.grammar else None
+            for piece in self._decoder.generate(tokens, cached, grammar=grammar, max_tokens=s.max_tokens,
+                                                stop=STOP, abort=self._abort):
+                yield piece, None
+            yield "", self._decoder.last.finish
+            return
+        out = self._llm.create_completion(tokens, max_tokens=s.max_tokens, temperature=0.0, top_k=1, stream=True,
+                                          stop=STOP, grammar=self.grammar_for(tools) if s.grammar else None)
+        for chunk in out:
+            choice = chunk["choices"][0]
+            yield choice["text"], choice.get("finish_reason")
 
     def decide(self, query: str, observations: str) -> str:
         """The joiner's model step: "finish" or "replan", decoded under a two-word grammar."""
