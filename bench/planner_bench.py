@@ -67,8 +67,8 @@ def run(model: str = "qwen-0.5b") -> dict[str, Any]:
     llama = out["llama_decoder"]
     out["decoder_first_call_speedup"] = round(llama["first_call_s"] / ours["first_call_s"], 2)
     out["decoder_tokens_per_s_ratio"] = round(ours["tokens_per_s"] / llama["tokens_per_s"], 2)
-    out["decoder_same_plans"] = f"{sum(a == b for a, b in zip(plans['reuse_on'], plans['llama_decoder'], strict=True))}" \
-                                f"/{len(QUERIES)}"
+    same = sum(a == b for a, b in zip(plans["reuse_on"], plans["llama_decoder"], strict=True))
+    out["decoder_same_plans"] = f"{same}/{len(QUERIES)}"
     drafts = out["drafts_6"]
     out["drafts_first_call_speedup"] = round(ours["first_call_s"] / drafts["first_call_s"], 2)
     out["drafts_plan_speedup"] = round(ours["plan_s"] / drafts["plan_s"], 2)

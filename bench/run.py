@@ -27,10 +27,11 @@ def main() -> None:
     only = set(sys.argv[1:])
     benches = {"scheduler": scheduler_bench.run, "bus": bus_bench.run, "pipeline": pipeline_bench.run,
                "retrieval": retrieval_bench.run, "planner": planner_bench.run, "e2e": e2e_bench.run,
-               "voice": voice_bench.run, "voice_base": lambda: voice_bench.asr_figures("base")}
+               "voice": voice_bench.run, "voice_asr": voice_bench.asr_variants}
     results: dict[str, object] = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M")}
     if only and (OUT / "results.json").exists():  # `python -m bench.run NAME...` refreshes just those
         results = {**json.loads((OUT / "results.json").read_text()), **results}
+        results.pop("voice_base", None)  # replaced by voice_asr
     for name, fn in benches.items():
         if only and name not in only:
             continue

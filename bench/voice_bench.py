@@ -1,6 +1,8 @@
 """Voice: word error rate and real-time factor of the ASR, wake detection rate and false
 wakes, and the latency from the end of speech to the first call, with early planning on
-and off (a ratio from the same run). Speech is made by espeak-ng in several voices."""
+and off (a ratio from the same run). Speech is made by espeak-ng in several voices.
+`asr_variants`: the default ASR (base in a 10 s encoder window) against tiny.en and base
+in Whisper's own 30 s window, on the same utterances."""
 
 from __future__ import annotations
 
@@ -39,22 +41,27 @@ def _wer(refs: list[str], hyps: list[str]) -> float:
     return float(jiwer.wer(refs, hyps, reference_transform=norm, hypothesis_transform=norm))
 
 
-def asr_figures(model: str) -> dict[str, Any]:
-    """Word error rate and real-time factor of one Whisper model on the same utterances."""
+def asr_variants() -> dict[str, Any]:
+    """Word error rate, real-time factor and seconds per decode of Whisper models and
+    encoder windows, on the same utterances, one after another."""
     if not speech.available():
         return {"skipped": "espeak-ng and sox are not installed"}
     from services.listener.asr import Transcriber
 
-    transcriber = Transcriber(model)
-    refs, hyps, rtf = [], [], []
-    for v in VOICES:
-        for text in REQUESTS:
-            got = transcriber.decode(speech.say(text, v))
-            refs.append(text)
+    utterances = [(text, speech.say(text, v)) for v in VOICES for text in REQUESTS]
+    out: dict[str, Any] = {"utterances": len(utterances)}
+    for model, window in (("base", 10.0), ("base", 30.0), ("tiny.en", 30.0), ("tiny.en", 10.0)):
+        transcriber = Transcriber(model, window_s=window)
+        hyps, rtf, secs = [], [], []
+        for _, pcm in utterances:
+            got = transcriber.decode(pcm)
             hyps.append(got.text)
             rtf.append(got.seconds / got.audio_s)
-    return {"asr_model": model, "utterances": len(refs), "word_error_rate": round(_wer(refs, hyps), 4),
-            "asr_real_time_factor_median": round(statistics.median(rtf), 3)}
+            secs.append(got.seconds)
+        out[f"{model} {window:.0f}s"] = {"word_error_rate": round(_wer([t for t, _ in utterances], hyps), 4),
+                                         "real_time_factor_median": round(statistics.median(rtf), 3),
+                                         "decode_s_median": round(statistics.median(secs), 3)}
+    return out
 
 
 def run(latency_requests: int = 6) -> dict[str, Any]:
@@ -91,7 +98,7 @@ def run(latency_requests: int = 6) -> dict[str, Any]:
     planner = LlmPlanner(PlannerSettings(model="qwen-0.5b"))
     latencies: dict[str, list[float]] = {"early": [], "late": []}
     finals: list[float] = []  # end of speech -> final transcript (the endpointing wait, mostly)
-    used = 0
+    used = early_lookups = 0
     for text in REQUESTS[:latency_requests]:
         pcm = speech.utterance(0.4, "hey jarvis", 0.4, text, 1.5)
         for mode in ("late", "early"):
@@ -102,11 +109,12 @@ def run(latency_requests: int = 6) -> dict[str, Any]:
                 finals.append(turn.final_after_speech_s)
                 if turn.first_call_after_speech_s is not None:
                     latencies[mode].append(turn.first_call_after_speech_s)
+                    early_lookups += turn.first_call_after_speech_s < turn.final_after_speech_s
                 used += mode == "early" and turn.used_speculation
     early_med = statistics.median(latencies["early"]) if latencies["early"] else None
     late_med = statistics.median(latencies["late"]) if latencies["late"] else None
     return {
-        "asr_model": voice.settings.asr_model,
+        "asr_model": f"{voice.settings.asr_model} {voice.settings.asr_window_s:.0f}s window",
         "utterances": len(refs), "voices": VOICES,
         "word_error_rate": round(_wer(refs, hyps), 4),
         "asr_real_time_factor_median": round(statistics.median(rtf), 3),
@@ -117,6 +125,8 @@ def run(latency_requests: int = 6) -> dict[str, Any]:
         "end_of_speech_to_first_call_s_median_late": late_med,
         "early_planning_speedup": round(late_med / early_med, 2) if early_med and late_med else None,
         "early_plan_used": f"{used}/{latency_requests}",
+        # Turns whose first call was a lookup run from the speculative plan before the final transcript.
+        "first_call_before_final_transcript": early_lookups,
         "end_of_speech_to_final_transcript_s_median": round(statistics.median(finals), 3) if finals else None,
         "latency_samples": latencies,
         "examples": [{"said": r, "heard": h} for r, h in list(zip(refs, hyps, strict=True))[:4]],

@@ -272,7 +272,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
     from services.listener.listener import ListenerSettings
     from services.scheduler.engine import Policy
 
-    settings = ListenerSettings(wake_word=args.wake_word, asr_model=args.asr_model)
+    settings = ListenerSettings(wake_word=args.wake_word, asr_model=args.asr_model, asr_window_s=args.asr_window)
     if args.pipeline:
         return _listen_through_pipeline(args)
     if args.wav:
@@ -512,7 +512,9 @@ def build_parser() -> argparse.ArgumentParser:
     li.add_argument("--pipeline", action="store_true", help="send the WAV's audio to the running listener stage "
                     "over the bus ([listener] source = \"bus\") instead of listening in this process")
     li.add_argument("--wake-word", default="hey_jarvis", help="openWakeWord model, or none (push-to-talk)")
-    li.add_argument("--asr-model", default="tiny.en", help="tiny.en, base, or a CTranslate2 Whisper folder")
+    li.add_argument("--asr-model", default="base", help="base, tiny.en, or a CTranslate2 Whisper folder")
+    li.add_argument("--asr-window", type=float, default=10.0,
+                    help="seconds of Whisper encoder window for shorter utterances (30: Whisper's own)")
     li.add_argument("--planner", default="llm")
     li.add_argument("--json", action="store_true")
     li.add_argument("--now")

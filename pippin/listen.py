@@ -23,7 +23,7 @@ from services.listener.early import EarlyPlanner
 from services.listener.listener import Event, Listener, ListenerSettings
 from services.listener.wake import WakeWord
 from services.planner.base import Planner
-from services.scheduler.engine import CallEvent, Policy, Scheduler, SchedulerSettings
+from services.scheduler.engine import CallEvent, Policy, Scheduler, SchedulerSettings, call_key
 from services.scheduler.joiner import answer
 
 
@@ -37,7 +37,9 @@ class Turn:
     speculated_on: list[str]
     warmed_with: list[str]  # the words so far the model was warmed with while the user spoke
     speech_end_s: float  # audio time of the last voiced frame
-    first_call_after_speech_s: float | None  # wall time from the end of speech to the first call dispatched
+    # Wall time from the end of speech to the first call dispatched; a lookup run early from
+    # the speculative plan counts from when it ran, if the final plan has it.
+    first_call_after_speech_s: float | None
     final_after_speech_s: float  # wall time from the end of speech to the final transcript
 
 
@@ -64,7 +66,7 @@ class Voice:
 
     def __init__(self, settings: ListenerSettings) -> None:
         self.settings = settings
-        self.transcriber = Transcriber(settings.asr_model)
+        self.transcriber = Transcriber(settings.asr_model, window_s=settings.asr_window_s)
         self.wake = None if settings.wake_word == "none" else WakeWord(settings.wake_word, settings.wake_threshold)
 
 
@@ -85,17 +87,20 @@ async def listen(frames: AsyncIterator[Frame], voice: Voice, planner: Planner, e
     scheduler = Scheduler(execute, SchedulerSettings(policy=policy), on_event=call_events.append)
     request_id = uuid.uuid4().hex[:12]
     early_planner = EarlyPlanner(planner, lookup, now, request_id, enabled=early)
+    planners = [early_planner]
     pending: list[asyncio.Task[None]] = []
 
     async def run_turn(final: Event) -> None:
         nonlocal early_planner, request_id
         speech_end_wall = t0 + final.t_audio
         calls, record, used = early_planner.final(final.text)
-        reads, speculated, warmed = dict(early_planner.reads), list(early_planner.started), list(early_planner.warmed)
+        turn_planner = early_planner  # its lookups may still be running: the scheduler waits for them
+        speculated, warmed = list(early_planner.started), list(early_planner.warmed)
         rid = request_id
         # The next turn is another request, with speculation of its own.
         request_id = uuid.uuid4().hex[:12]
         early_planner = EarlyPlanner(planner, lookup, now, request_id, enabled=early)
+        planners.append(early_planner)
         first: list[float] = []
 
         def on_event(e: CallEvent) -> None:
@@ -104,14 +109,17 @@ async def listen(frames: AsyncIterator[Frame], voice: Voice, planner: Planner, e
             call_events.append(e)
 
         scheduler.on_event = on_event
-        result = await scheduler.run(rid, calls, reuse=reads)
+        result = await scheduler.run(rid, calls, reuse=turn_planner.reads)
         await record.finished()
+        # A lookup the final plan took from the speculation was dispatched when it ran early.
+        first += [turn_planner.read_started[call_key(c.tool, tuple(c.args))] for c in result.calls
+                  if c.reused and call_key(c.tool, tuple(c.args)) in turn_planner.read_started]
         report.turns.append(Turn(
             final.text, record.text,
             [{"idx": c.idx, "tool": c.tool, "args": list(c.args), "state": c.state, "result": c.value,
               "error": c.error, "reused": c.reused} for c in result.calls],
             answer(result), used, speculated, warmed, final.t_audio,
-            round(first[0] - speech_end_wall, 4) if first else None,
+            round(min(first) - speech_end_wall, 4) if first else None,
             round(final.t_wall - speech_end_wall, 4)))
 
     async def on_event(e: Event) -> None:
@@ -135,6 +143,9 @@ async def listen(frames: AsyncIterator[Frame], voice: Voice, planner: Planner, e
     for task in pending:
         await task
     early_planner.final("")  # stops a speculation still running
+    for p in planners:  # lookups run early for words the user then changed
+        for read in p.reads.values():
+            await asyncio.wait([read])
     report.audio_s = last_t
     report.wall_s = time.perf_counter() - t0
     return report

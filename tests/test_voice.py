@@ -1,5 +1,5 @@
 """Voice: real speech from espeak-ng through the real wake word model, webrtcvad and
-faster-whisper (tiny.en), then the real planner on the simulated Mac."""
+faster-whisper (base, in a 10 s encoder window), then the real planner on the simulated Mac."""
 
 import asyncio
 import json
@@ -159,6 +159,47 @@ def test_early_planning_runs_only_lookups_and_reuses_them(world_path) -> None:
     assert len(mac.query("SELECT * FROM outbox")) == 1
 
 
+def test_a_lookup_still_running_early_is_waited_for_not_run_again(world_path) -> None:
+    """The final plan comes while the speculative plan's lookup is still running (a slow
+    Contacts): the scheduler waits for that lookup instead of running it a second time; a
+    lookup that was cancelled is run by the final plan."""
+    mac = SimulatedMac(":memory:", world_path, latency_s={"Contacts": 0.4})
+    executor = Executor(mac, Ledger())
+    ran: list[str] = []
+
+    async def execute(rid, idx, tool, args, deliver=False) -> Outcome:
+        ran.append(tool)
+        return await asyncio.to_thread(executor.execute, rid, idx, tool, args, deliver=deliver)
+
+    class Scripted:
+        name = "scripted"
+
+        def stream(self, request):
+            yield '1. get_phone_number("Sid")\n2. send_sms(["$1"], "Running late")\n3. join()'
+
+    async def go(rid: str, cancel_the_lookup: bool):
+        from services.scheduler.engine import Scheduler
+
+        early = EarlyPlanner(Scripted(), execute, NOW, rid)
+        text = "text Sid that I'm running late"
+        early.consider(text, whole=True)
+        await asyncio.sleep(0.1)  # the lookup has started, not finished
+        assert ran == ["get_phone_number"] and len(early.reads) == 1
+        if cancel_the_lookup:
+            next(iter(early.reads.values())).cancel()
+        calls, _, used = early.final(text)
+        assert used
+        return await Scheduler(execute).run(rid, calls, reuse=early.reads)
+
+    result = asyncio.run(go("r1", cancel_the_lookup=False))
+    assert result.ok and result.calls[0].reused and result.calls[0].value == "+14155550115"
+    assert ran == ["get_phone_number", "send_sms"]
+    ran.clear()
+    result = asyncio.run(go("r2", cancel_the_lookup=True))
+    assert result.ok and not result.calls[0].reused
+    assert ran == ["get_phone_number", "get_phone_number", "send_sms"]
+
+
 @pytest.mark.slow
 def test_pippin_listen_wav_json(tmp_path) -> None:
     wav = speech.write_wav(speech.utterance(0.4, "what is the weather like", 1.0), tmp_path / "w.wav")
@@ -187,5 +228,21 @@ def test_whisper_base_from_its_split_wheels_transcribes() -> None:
     CTranslate2 needs (made from its tokenizer.json)."""
     from services.listener.asr import Transcriber
 
-    got = Transcriber("base").decode(speech.say("remind me tomorrow to pay the rent"))
+    pcm = speech.say("remind me tomorrow to pay the rent")
+    got = Transcriber("base", window_s=30).decode(pcm)
     assert "pay the rent" in got.text.lower(), got.text
+
+
+def test_a_short_encoder_window_hears_the_same_and_longer_audio_takes_whispers_own(voice) -> None:
+    """The default: utterances shorter than 10 s are encoded in a 10 s window; one longer
+    than the window goes through faster-whisper's long-form path."""
+    from services.listener.asr import Transcriber
+
+    assert voice.transcriber.window_s == 10.0
+    pcm = speech.say("remind me tomorrow to pay the rent")
+    got = voice.transcriber.decode(pcm)
+    assert "pay the rent" in got.text.lower(), got.text
+    long = speech.silence(4.0) + pcm + speech.silence(7.0)  # 13 s: past the window
+    assert "pay the rent" in voice.transcriber.decode(long).text.lower()
+    with pytest.raises(ValueError, match="between 1 and 30"):
+        Transcriber("base", window_s=45)

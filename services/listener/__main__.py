@@ -32,7 +32,8 @@ class ListenerService(Service):
         self.source = str(s.get("source", "microphone"))
         self.settings = ListenerSettings(wake_word=str(s.get("wake_word", "hey_jarvis")),
                                          wake_threshold=float(s.get("wake_threshold", 0.5)),
-                                         asr_model=str(s.get("asr_model", "tiny.en")),
+                                         asr_model=str(s.get("asr_model", "base")),
+                                         asr_window_s=float(s.get("asr_window_s", 10.0)),
                                          partial_every_s=float(s.get("partial_every_s", 0.6)))
         self.settings.endpoint.silence_ms = int(s.get("silence_ms", self.settings.endpoint.silence_ms))
         self.settings.endpoint.max_utterance_s = float(s.get("max_utterance_s", self.settings.endpoint.max_utterance_s))

@@ -20,6 +20,7 @@ final plan does not contain never runs."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -63,7 +64,10 @@ class EarlyPlanner:
         self.min_words = min_words
         self.enabled = enabled
         self.spec: Speculation | None = None
-        self.reads: dict[str, Outcome] = {}
+        # Lookups run early, by call_key(): the final plan's scheduler takes their outcomes
+        # (waiting for one still running) instead of running them again.
+        self.reads: dict[str, asyncio.Task[Outcome]] = {}
+        self.read_started: dict[str, float] = {}  # when each was dispatched (perf_counter)
         self.started: list[str] = []  # texts speculated on, for reports
         self.warmed: list[str] = []  # texts the model was warmed with
         self._warming: asyncio.Task[int] | None = None
@@ -108,8 +112,9 @@ class EarlyPlanner:
                 if call.tool in EARLY_TOOLS and not any("$" in str(a) for a in call.args):
                     key = call_key(call.tool, call.args)
                     if key not in self.reads:
-                        self.reads[key] = await self.lookup(f"{self.request_id}~early", len(self.reads) + 1,
-                                                            call.tool, call.args)
+                        self.read_started[key] = time.perf_counter()
+                        self.reads[key] = asyncio.create_task(self.lookup(
+                            f"{self.request_id}~early", len(self.reads) + 1, call.tool, call.args))
         except RuntimeError:
             pass  # the planner failed: the final plan is made from scratch
         finally:
@@ -117,7 +122,7 @@ class EarlyPlanner:
 
     def final(self, text: str) -> tuple[AsyncIterator[Call], PlanStream, bool]:
         """The calls to run for the final transcript, the record of their plan, and whether
-        the speculation was used. `reads` holds the lookups already done."""
+        the speculation was used. `reads` holds the lookups run early (done or running)."""
         spec = self.spec
         if spec is not None and same_words(spec.text, text) and spec.task is not None and not spec.task.cancelled():
             return self._follow(spec), spec.record, True

@@ -26,7 +26,8 @@ from services.listener.wake import WakeWord
 class ListenerSettings:
     wake_word: str = "hey_jarvis"  # a built-in openWakeWord model, a .tflite path, or "none"
     wake_threshold: float = 0.5
-    asr_model: str = "tiny.en"
+    asr_model: str = "base"
+    asr_window_s: float = 10.0  # Whisper's encoder window for utterances shorter than it (30: Whisper's own)
     partial_every_s: float = 0.6
     endpoint: EndpointSettings = field(default_factory=EndpointSettings)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,12 +122,14 @@ class Scheduler:
         self.on_event(CallEvent(kind, request_id, idx, tool, detail))
 
     async def run(self, request_id: str, calls: AsyncIterable[Call] | Iterable[Call], *,
-                  policy: Policy | None = None, reuse: dict[str, Outcome] | None = None) -> RequestResult:
+                  policy: Policy | None = None,
+                  reuse: Mapping[str, Outcome | asyncio.Future[Outcome]] | None = None) -> RequestResult:
         """Run one request's plan; `policy` overrides the settings' for this request only.
-        `reuse` maps call_key()s of calls already run for this request (a replan) to their
-        outcomes: such a call is not run again, its outcome stands."""
+        `reuse` maps call_key()s of calls already run for this request (a replan; a lookup
+        run early from a speculative plan, maybe still running) to their outcomes: such a
+        call is not run again, its outcome stands (awaited if it is still coming)."""
         policy = policy or self.settings.policy
-        reuse = reuse or {}
+        reuse = {} if reuse is None else reuse  # a live mapping: early lookups join it as they start
         reused: set[int] = set()
         graph = PlanGraph(self.settings.max_calls)
         tasks: set[asyncio.Task[None]] = set()
@@ -153,6 +155,9 @@ class Scheduler:
             tool = catalog.get(call.tool)
             deliver = False
             earlier = reuse.get(call_key(call.tool, args))
+            if isinstance(earlier, asyncio.Future):  # still running: wait for it; if it failed, run the call
+                await asyncio.wait([earlier])
+                earlier = earlier.result() if not earlier.cancelled() and earlier.exception() is None else None
             if earlier is not None:
                 reused.add(call.idx)
                 graph.nodes[call.idx].started = time.perf_counter()
