@@ -176,14 +176,17 @@ class PlanDecoder:
                     check.accept(token)
             return token
 
+        def emit(token: int) -> str:
+            stats.generated += 1
+            context.append(token)
+            return text.add(llm.detokenize([token], special=False))
+
         token = choose(rows[-1])
         while True:
             if self._is_eog(self._vocab, token):
                 stats.finish = "stop"
                 break
-            stats.generated += 1
-            context.append(token)
-            piece = text.add(llm.detokenize([token], special=False))
+            piece = emit(token)
             if piece:
                 yield piece
             if text.stopped:
@@ -208,9 +211,7 @@ class PlanDecoder:
                 # The draft token is already in the context: hand it on and read the next row.
                 agreed += 1
                 self._unverified -= 1
-                stats.generated += 1
-                context.append(token)
-                piece = text.add(llm.detokenize([token], special=False))
+                piece = emit(token)
                 if piece:
                     yield piece
                 if text.stopped or stats.generated >= max_tokens:
