@@ -181,6 +181,9 @@ class PlanDecoder:
             context.append(token)
             return text.add(llm.detokenize([token], special=False))
 
+        def ended() -> str:
+            return "stop" if text.stopped else "length" if stats.generated >= max_tokens else ""
+
         token = choose(rows[-1])
         while True:
             if self._is_eog(self._vocab, token):
@@ -189,11 +192,8 @@ class PlanDecoder:
             piece = emit(token)
             if piece:
                 yield piece
-            if text.stopped:
-                stats.finish = "stop"
-                break
-            if stats.generated >= max_tokens:
-                stats.finish = "length"
+            stats.finish = ended()
+            if stats.finish:
                 break
             if abort is not None and abort.is_set():
                 stats.finish = "abort"
@@ -214,16 +214,13 @@ class PlanDecoder:
                 piece = emit(token)
                 if piece:
                     yield piece
-                if text.stopped or stats.generated >= max_tokens:
+                if ended():
                     break
                 token = choose(rows[agreed])
             stats.accepted += agreed
             self._drop_unverified()
-            if text.stopped:
-                stats.finish = "stop"
-                break
-            if stats.generated >= max_tokens:
-                stats.finish = "length"
+            stats.finish = ended()
+            if stats.finish:
                 break
         tail = text.flush()
         if tail:
