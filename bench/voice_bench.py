@@ -29,6 +29,17 @@ REQUESTS = [
     "set up a zoom meeting with Priya on Friday at ten",
     "what is the phone number of Tom Becker",
 ]
+# The tools a right plan for each request calls (whatever the arguments).
+EXPECTED_TOOLS = {
+    "remind me tomorrow to water the plants": {"create_reminder"},
+    "text Sid that I am running late": {"get_phone_number", "send_sms"},
+    "show me the Golden Gate Bridge on the map": {"maps_open_location"},
+    "email Maya the lease agreement": {"get_email_address", "open_and_get_file_path", "compose_new_email"},
+    "create a note called groceries with eggs and milk": {"create_note"},
+    "how do I get to the airport by train": {"maps_show_directions"},
+    "set up a zoom meeting with Priya on Friday at ten": {"get_email_address", "get_zoom_meeting_link"},
+    "what is the phone number of Tom Becker": {"get_phone_number"},
+}
 VOICES = ["en-us", "en-gb", "en-us+f3"]
 NOW = "2026-11-23 09:00:00"
 
@@ -94,18 +105,25 @@ def run(latency_requests: int = 6) -> dict[str, Any]:
     hours = len(stream) / 2 / 16000 / 3600
 
     from services.planner.llm import LlmPlanner, PlannerSettings
+    from services.retrieval.retriever import Retriever
 
     planner = LlmPlanner(PlannerSettings(model="qwen-0.5b"))
+    retrieve = Retriever.load().tools_and_examples
     latencies: dict[str, list[float]] = {"early": [], "late": []}
     finals: list[float] = []  # end of speech -> final transcript (the endpointing wait, mostly)
-    used = early_lookups = 0
+    used = early_lookups = right_plans = 0
+    plans: list[dict[str, str]] = []
     for text in REQUESTS[:latency_requests]:
         pcm = speech.utterance(0.4, "hey jarvis", 0.4, text, 1.5)
         for mode in ("late", "early"):
             mac = SimulatedMac(":memory:", paths.default_world())
             report = asyncio.run(listen(frames_of(pcm, realtime=True), voice, planner, Executor(mac, Ledger()), NOW,
-                                        early=mode == "early"))
+                                        early=mode == "early", retrieve=retrieve))
             for turn in report.turns:
+                if mode == "early":
+                    called = {c["tool"] for c in turn.calls}
+                    right_plans += called == EXPECTED_TOOLS[text]
+                    plans.append({"said": text, "heard": turn.transcript, "plan": turn.plan.replace("\n", " ")})
                 finals.append(turn.final_after_speech_s)
                 if turn.first_call_after_speech_s is not None:
                     latencies[mode].append(turn.first_call_after_speech_s)
@@ -125,6 +143,9 @@ def run(latency_requests: int = 6) -> dict[str, Any]:
         "end_of_speech_to_first_call_s_median_late": late_med,
         "early_planning_speedup": round(late_med / early_med, 2) if early_med and late_med else None,
         "early_plan_used": f"{used}/{latency_requests}",
+        # Plans (from what the ASR heard) that call exactly the tools the request needs.
+        "plans_with_the_right_tools": f"{right_plans}/{latency_requests}",
+        "plans": plans,
         # Turns whose first call was a lookup run from the speculative plan before the final transcript.
         "first_call_before_final_transcript": early_lookups,
         "end_of_speech_to_final_transcript_s_median": round(statistics.median(finals), 3) if finals else None,

@@ -289,10 +289,15 @@ def cmd_listen(args: argparse.Namespace) -> int:
         print(f"listening for {args.wake_word.replace('_', ' ')} (Ctrl-C to stop)...", file=sys.stderr)
     voice = Voice(settings)
     planner = _make_planner(args.planner, args)
+    retrieve = None
+    if not args.no_retrieval and args.planner == "llm":
+        from services.retrieval.retriever import Retriever
+
+        retrieve = Retriever.load().tools_and_examples
     mac = SimulatedMac(args.mac_db or ":memory:", paths.default_world())
     try:
         report = asyncio.run(listen(frames, voice, planner, Executor(mac, Ledger()), _now(args),  # type: ignore[arg-type]
-                                    early=not args.no_early, policy=Policy(args.policy)))
+                                    early=not args.no_early, policy=Policy(args.policy), retrieve=retrieve))
     except KeyboardInterrupt:
         return 0
     if args.json:
@@ -509,6 +514,8 @@ def build_parser() -> argparse.ArgumentParser:
     li.add_argument("--stdin", action="store_true", help="raw 16 kHz mono int16 PCM on stdin")
     li.add_argument("--realtime", action="store_true", help="stream the file at speaking pace (for latency)")
     li.add_argument("--no-early", action="store_true", help="plan only from the final transcript")
+    li.add_argument("--no-retrieval", action="store_true", help="offer all 16 tools (by default retrieval narrows "
+                    "the planner's grammar to the tools it finds, as in the pipeline)")
     li.add_argument("--pipeline", action="store_true", help="send the WAV's audio to the running listener stage "
                     "over the bus ([listener] source = \"bus\") instead of listening in this process")
     li.add_argument("--wake-word", default="hey_jarvis", help="openWakeWord model, or none (push-to-talk)")

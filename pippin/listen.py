@@ -19,7 +19,7 @@ from typing import Any
 from services.executor.ledger import Executor, Outcome
 from services.listener.asr import Transcriber
 from services.listener.audio import Frame
-from services.listener.early import EarlyPlanner
+from services.listener.early import EarlyPlanner, RetrieveFn
 from services.listener.listener import Event, Listener, ListenerSettings
 from services.listener.wake import WakeWord
 from services.planner.base import Planner
@@ -71,7 +71,9 @@ class Voice:
 
 
 async def listen(frames: AsyncIterator[Frame], voice: Voice, planner: Planner, executor: Executor, now: str, *,
-                 early: bool = True, policy: Policy = Policy.DRAFT) -> ListenReport:
+                 early: bool = True, policy: Policy = Policy.DRAFT, retrieve: RetrieveFn | None = None) -> ListenReport:
+    """Listen to `frames` and run each request heard. `retrieve`: narrow each plan's
+    grammar to the tools retrieval chooses (the static prompt stays, so warming pays)."""
     report = ListenReport()
     t0 = time.perf_counter()
     if voice.wake is not None:
@@ -86,7 +88,7 @@ async def listen(frames: AsyncIterator[Frame], voice: Voice, planner: Planner, e
     call_events: list[CallEvent] = []
     scheduler = Scheduler(execute, SchedulerSettings(policy=policy), on_event=call_events.append)
     request_id = uuid.uuid4().hex[:12]
-    early_planner = EarlyPlanner(planner, lookup, now, request_id, enabled=early)
+    early_planner = EarlyPlanner(planner, lookup, now, request_id, enabled=early, retrieve=retrieve)
     planners = [early_planner]
     pending: list[asyncio.Task[None]] = []
 
@@ -99,7 +101,7 @@ async def listen(frames: AsyncIterator[Frame], voice: Voice, planner: Planner, e
         rid = request_id
         # The next turn is another request, with speculation of its own.
         request_id = uuid.uuid4().hex[:12]
-        early_planner = EarlyPlanner(planner, lookup, now, request_id, enabled=early)
+        early_planner = EarlyPlanner(planner, lookup, now, request_id, enabled=early, retrieve=retrieve)
         planners.append(early_planner)
         first: list[float] = []
 
@@ -130,7 +132,8 @@ async def listen(frames: AsyncIterator[Frame], voice: Voice, planner: Planner, e
         elif e.kind == "final" and e.text.strip():
             pending.append(asyncio.create_task(run_turn(e)))
 
-    listener = Listener(voice.settings, voice.transcriber, voice.wake, on_event)
+    listener = Listener(voice.settings, voice.transcriber, voice.wake, on_event,
+                        busy=lambda: any(not t.done() for t in pending))
     last_t = 0.0
 
     async def counted() -> AsyncIterator[Frame]:

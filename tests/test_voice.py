@@ -71,7 +71,9 @@ def test_endpointing_finds_speech_and_its_end() -> None:
 def test_wake_phrase_then_request_is_heard_planned_and_done(voice, planner) -> None:
     pcm = speech.utterance(0.5, "hey jarvis", 0.5, "remind me tomorrow to pay the rent", 1.2)
     mac = SimulatedMac(":memory:", _world())
-    report = run_listen(pcm, voice, planner, mac)
+    from services.retrieval.retriever import Retriever
+
+    report = run_listen(pcm, voice, planner, mac, retrieve=Retriever.load().tools_and_examples)
     data = report.to_json()
     assert len(data["wake"]) == 1 and 0.8 < data["wake"][0] < 2.0
     assert len(report.turns) == 1
@@ -117,6 +119,86 @@ def test_without_a_wake_word_every_utterance_is_a_request(voice) -> None:
     report = run_listen(pcm, open_mic, Scripted(), mac)
     assert len(report.turns) == 1 and "golden gate" in report.turns[0].transcript.lower()
     assert [e.kind for e in mac.effects()] == ["map"]
+
+
+@pytest.mark.slow
+def test_the_wake_word_waits_while_a_request_is_busy_and_hears_everything_after(voice) -> None:
+    """While a request is busy the wake word's frames wait (the planner gets the CPU);
+    then they are heard in order: the wake phrase and the request after it, late but whole.
+    Past `max_deferred_s` of waiting audio, frames are heard anyway."""
+    import time
+
+    from services.listener.listener import Listener
+
+    pcm = speech.utterance(0.4, "hey jarvis", 0.4, "show me the golden gate bridge on the map", 1.0)
+
+    def hear(busy, max_deferred_s: float = 10.0):
+        events = []
+
+        async def on_event(e) -> None:
+            events.append(e)
+
+        async def go():
+            listener = Listener(ListenerSettings(max_deferred_s=max_deferred_s), voice.transcriber, voice.wake,
+                                on_event, busy=busy)
+            await listener.run(frames_of(pcm, realtime=False))
+            return listener
+
+        voice.wake.reset()
+        return asyncio.run(go()), events
+
+    clear_at = time.perf_counter() + 0.5
+    listener, events = hear(lambda: time.perf_counter() < clear_at)
+    wake = [e for e in events if e.kind == "wake"]
+    final = [e for e in events if e.kind == "final"]
+    assert len(wake) == 1 and wake[0].t_wall >= clear_at  # heard only once the request was done
+    assert len(final) == 1 and "golden gate" in final[0].text.lower(), final
+    assert listener.most_deferred_s > 3.0  # all of it waited (the stream was not paced)
+    listener, events = hear(lambda: True, max_deferred_s=1.0)  # busy for good: heard past the limit
+    assert listener.most_deferred_s == pytest.approx(1.0, abs=0.05)
+    assert [e.kind for e in events if e.kind in ("wake", "final")] == ["wake", "final"]
+
+
+def test_early_planning_narrows_the_grammar_to_the_retrieved_tools() -> None:
+    """With a retriever, speculative and final plans ask for the static ("grammar") prompt
+    with the retrieved tools, and warming asks for the same prompt; a retriever that fails
+    costs the narrowing, not the plan."""
+    requests = []
+
+    class Recording:  # stands in for the model: this test is about what it is asked
+        name = "recording"
+
+        def stream(self, request):
+            requests.append(request)
+            yield '1. maps_open_location("Coit Tower")\n2. join()'
+
+        def prefill(self, request):
+            requests.append(request)
+            return 0
+
+    def retrieve(text):
+        if "broken" in text:
+            raise OSError("the retriever's files are gone")
+        return ("maps_open_location", "maps_show_directions"), ()
+
+    async def nothing(*_):
+        raise AssertionError("no lookup in this plan")
+
+    async def go(text: str):
+        early = EarlyPlanner(Recording(), nothing, NOW, "r1", retrieve=retrieve)
+        early.warm("show me")
+        await asyncio.sleep(0.05)
+        early.consider(text, whole=True)
+        calls, record, used = early.final(text)
+        return [c.tool async for c in calls], used
+
+    assert asyncio.run(go("show me Coit Tower on the map")) == (["maps_open_location", "join"], True)
+    warm, plan = requests
+    assert (warm.layout, warm.tools) == ("grammar", ())
+    assert (plan.layout, plan.tools) == ("grammar", ("maps_open_location", "maps_show_directions"))
+    requests.clear()
+    assert asyncio.run(go("show me the broken tower on the map"))[0] == ["maps_open_location", "join"]
+    assert (requests[1].layout, requests[1].tools) == ("grammar", ())
 
 
 def test_early_planning_runs_only_lookups_and_reuses_them(world_path) -> None:

@@ -34,7 +34,8 @@ class ListenerService(Service):
                                          wake_threshold=float(s.get("wake_threshold", 0.5)),
                                          asr_model=str(s.get("asr_model", "base")),
                                          asr_window_s=float(s.get("asr_window_s", 10.0)),
-                                         partial_every_s=float(s.get("partial_every_s", 0.6)))
+                                         partial_every_s=float(s.get("partial_every_s", 0.6)),
+                                         max_deferred_s=float(s.get("max_deferred_s", 10.0)))
         self.settings.endpoint.silence_ms = int(s.get("silence_ms", self.settings.endpoint.silence_ms))
         self.settings.endpoint.max_utterance_s = float(s.get("max_utterance_s", self.settings.endpoint.max_utterance_s))
         self.gateway = self.requester("gateway", terminal={"result"})
@@ -42,6 +43,7 @@ class ListenerService(Service):
         self.plan_layout = str(s.get("plan_layout", "grammar"))
         self.audio: asyncio.Queue[Frame | None] = asyncio.Queue(maxsize=2000)
         self.next_seq = 0
+        self.asking = 0  # requests heard and not answered yet: the wake word waits for them
         self.stats.update({"frames": 0, "frames_dropped": 0, "wakes": 0, "turns": 0})
 
     def load(self) -> None:
@@ -93,6 +95,7 @@ class ListenerService(Service):
 
     async def ask(self, text: str) -> None:
         rid = new_id()
+        self.asking += 1
         try:
             ask = Message("ask", {"text": text, "layout": self.plan_layout}, rid, new_id(), self.name)
             result = await self.gateway.call(ask, timeout_s=300)
@@ -100,13 +103,16 @@ class ListenerService(Service):
         except StageError as e:
             log.warning("request %r failed: %s", text, e)
             self.stats["last_error"] = str(e)[:300]
+        finally:
+            self.asking -= 1
 
     async def main(self) -> None:
         async def listen_forever() -> None:
             while not self.ready:
                 await asyncio.sleep(0.1)
             while True:
-                listener = Listener(self.settings, self.voice.transcriber, self.voice.wake, self.on_event)
+                listener = Listener(self.settings, self.voice.transcriber, self.voice.wake, self.on_event,
+                                    busy=lambda: self.asking > 0)
                 try:
                     await listener.run(self.frames())
                 except Exception as e:  # a broken microphone: say so, try again

@@ -15,24 +15,33 @@ When the final transcript comes:
 - otherwise the speculation is stopped and a plan is made from the final text; lookups
   the speculation did with the same arguments are still reused (a lookup is a lookup).
 Calls with effects only ever run from the final plan, through the scheduler: a call the
-final plan does not contain never runs."""
+final plan does not contain never runs.
+With a retriever (`retrieve`), each plan asks for the static "grammar" layout: the prompt
+the warming prepared, with only the grammar narrowed to the tools retrieval finds, as
+voice requests do in the pipeline (services.listener.__main__)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from services.executor.ledger import Outcome
 from services.planner.base import Planner, PlanRequest, PlanStream, calls_in_background
+from services.planner.examples import Example
 from services.scheduler.engine import call_key
 from shared.plan import Call
+
+log = logging.getLogger("pippin.listener")
 
 # Lookups that neither change the Mac nor show anything on screen.
 EARLY_TOOLS = frozenset({"get_phone_number", "get_email_address"})
 
 LookupFn = Callable[[str, int, str, tuple[object, ...]], Awaitable[Outcome]]
+# A request's text -> the tools (and examples) retrieval chooses for it.
+RetrieveFn = Callable[[str], tuple[tuple[str, ...], tuple[Example, ...]]]
 
 
 def same_words(a: str, b: str) -> bool:
@@ -56,8 +65,9 @@ class Speculation:
 
 class EarlyPlanner:
     def __init__(self, planner: Planner, lookup: LookupFn, now: str, request_id: str, *, min_words: int = 3,
-                 enabled: bool = True) -> None:
+                 enabled: bool = True, retrieve: RetrieveFn | None = None) -> None:
         self.planner = planner
+        self.retrieve = retrieve
         self.lookup = lookup
         self.now = now
         self.request_id = request_id
@@ -94,8 +104,22 @@ class EarlyPlanner:
         busy = self._warming is not None and not self._warming.done()
         if not self.enabled or prefill is None or busy or (self.spec is not None and not self.spec.task_done()):
             return
-        self._warming = asyncio.create_task(asyncio.to_thread(prefill, PlanRequest(text, self.now)))
+        self._warming = asyncio.create_task(asyncio.to_thread(prefill, self._request(text)))
         self.warmed.append(text)
+
+    def _request(self, text: str, tools: tuple[str, ...] = (), examples: tuple[Example, ...] = ()) -> PlanRequest:
+        return PlanRequest(text, self.now, tools, examples, layout="grammar" if self.retrieve else "")
+
+    async def _plan(self, text: str, record: PlanStream) -> AsyncIterator[Call]:
+        """The calls of a plan for `text`, retrieval first when there is a retriever."""
+        request = self._request(text)
+        if self.retrieve is not None:
+            try:
+                request = self._request(text, *await asyncio.to_thread(self.retrieve, text))
+            except Exception:  # retrieval only narrows: plan with all tools rather than not at all
+                log.exception("retrieval failed for %r; planning with all tools", text)
+        async for call in calls_in_background(self.planner, request, record):
+            yield call
 
     def _stop(self) -> None:
         if self.spec is not None and self.spec.task is not None and not self.spec.task.done():
@@ -106,7 +130,7 @@ class EarlyPlanner:
 
     async def _speculate(self, spec: Speculation) -> None:
         try:
-            async for call in calls_in_background(self.planner, PlanRequest(spec.text, self.now), spec.record):
+            async for call in self._plan(spec.text, spec.record):
                 spec.calls.append(call)
                 spec.changed.set()
                 if call.tool in EARLY_TOOLS and not any("$" in str(a) for a in call.args):
@@ -128,7 +152,7 @@ class EarlyPlanner:
             return self._follow(spec), spec.record, True
         self._stop()
         record = PlanStream()
-        return calls_in_background(self.planner, PlanRequest(text, self.now), record), record, False
+        return self._plan(text, record), record, False
 
     @staticmethod
     async def _follow(spec: Speculation) -> AsyncIterator[Call]:

@@ -7,11 +7,19 @@ only while the key is down). While the user speaks the utterance is decoded agai
 `partial_every_s` (one decode at a time; a frame never waits for a decode), and at the
 first silent frame the whole utterance is decoded at once: if the silence then lasts
 (the end of the turn), that decode is the final transcript, so the turn's end costs no
-second decode. Events carry audio time (from the stream's start) and wall time."""
+second decode. Events carry audio time (from the stream's start) and wall time.
+
+While a request heard is still being planned and run (`busy()`), listening for the wake
+phrase waits: its frames are kept, in order, and heard once the request is done (or
+once `max_deferred_s` of them pile up). On 2 cores the wake model's threads would
+otherwise take turns with the planner's, and llama.cpp's threads wait on the slowest
+(measured: 35 ms a token alone, ~47 ms beside the wake model). Nothing is lost: the
+wake phrase is heard a little later, and what follows it is transcribed as usual."""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -29,6 +37,7 @@ class ListenerSettings:
     asr_model: str = "base"
     asr_window_s: float = 10.0  # Whisper's encoder window for utterances shorter than it (30: Whisper's own)
     partial_every_s: float = 0.6
+    max_deferred_s: float = 10.0  # the most audio kept unheard while a request is busy
     endpoint: EndpointSettings = field(default_factory=EndpointSettings)
 
 
@@ -47,8 +56,9 @@ EventFn = Callable[[Event], Awaitable[None]]
 
 class Listener:
     def __init__(self, settings: ListenerSettings, transcriber: Transcriber, wake: WakeWord | None,
-                 on_event: EventFn) -> None:
+                 on_event: EventFn, busy: Callable[[], bool] | None = None) -> None:
         self.s = settings
+        self.busy = busy
         self.asr = transcriber
         self.wake = wake
         self.on_event = on_event
@@ -59,6 +69,28 @@ class Listener:
         self._last_partial = ""
         self._armed_at = 0.0
         self.state = "armed" if wake is None else "idle"
+        self.deferred: collections.deque[Frame] = collections.deque()
+        self.most_deferred_s = 0.0  # for reports: the longest the wake word waited
+
+    async def _frames(self, frames: AsyncIterator[Frame]) -> AsyncIterator[Frame]:
+        """The frames to handle now, in order: while idle and busy, they wait."""
+        limit = int(self.s.max_deferred_s * 1000 / FRAME_MS)
+        async for frame in frames:
+            if self.state == "idle" and self.busy is not None and self.busy() and len(self.deferred) < limit:
+                self.deferred.append(frame)
+                self.most_deferred_s = max(self.most_deferred_s, len(self.deferred) * FRAME_MS / 1000)
+                continue
+            while self.deferred:
+                yield self.deferred.popleft()
+                if len(self.deferred) % 25 == 0:
+                    await asyncio.sleep(0)  # catching up: let the rest of the loop run
+            yield frame
+        # The stream ended: what is left waits for the request all the same, for as long.
+        give_up = time.perf_counter() + self.s.max_deferred_s
+        while self.busy is not None and self.busy() and self.deferred and time.perf_counter() < give_up:
+            await asyncio.sleep(0.02)
+        while self.deferred:
+            yield self.deferred.popleft()
 
     async def _emit(self, kind: str, t_audio: float, **kw: object) -> None:
         event = Event(kind, round(t_audio, 3), time.perf_counter(), **kw)  # type: ignore[arg-type]
@@ -68,7 +100,7 @@ class Listener:
     async def run(self, frames: AsyncIterator[Frame]) -> list[Event]:
         tasks: set[asyncio.Task[None]] = set()
         last_partial_t = 0.0
-        async for frame in frames:
+        async for frame in self._frames(frames):
             if self.state == "idle":
                 assert self.wake is not None
                 if self.wake.feed(frame.pcm):
@@ -130,6 +162,10 @@ class Listener:
 
     async def _partial(self, pcm: bytes, t_audio: float) -> None:
         got = await self._decode(pcm)
+        if self._pause_decode is not None and self._pause_decode[0] > len(pcm):
+            # A pause came while this decoded: its decode has all this audio and more, and
+            # warming the planner with these words now would only slow it down.
+            return
         stable = stable_prefix(self._last_partial, got.text)
         self._last_partial = got.text
         await self._emit("partial", t_audio, text=got.text, stable=stable, decode_s=round(got.seconds, 3))

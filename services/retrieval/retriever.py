@@ -159,6 +159,11 @@ class Retriever:
     def retrieve(self, text: str) -> Retrieval:
         return self.retrieve_many([text])[0]
 
+    def tools_and_examples(self, text: str) -> tuple[tuple[str, ...], tuple[Example, ...]]:
+        """What a plan request takes from retrieval (all tools when nothing cleared the threshold)."""
+        got = self.retrieve(text)
+        return got.tools, got.examples
+
     def retrieve_many(self, texts: list[str]) -> list[Retrieval]:
         t0 = time.perf_counter()
         encoded = Encoded.of(self.encoder, texts)
