@@ -13,7 +13,8 @@ While a request heard is still being planned and run (`busy()`), listening for t
 phrase waits: its frames are kept, in order, and heard once the request is done (or
 once `max_deferred_s` of them pile up). On 2 cores the wake model's threads would
 otherwise take turns with the planner's, and llama.cpp's threads wait on the slowest
-(measured: 35 ms a token alone, ~47 ms beside the wake model). Nothing is lost: the
+(measured, one run: ~39 ms a token with the wake word waiting, ~43 ms beside it; the
+first call 0.3-0.4 s sooner). Nothing is lost: the
 wake phrase is heard a little later, and what follows it is transcribed as usual."""
 
 from __future__ import annotations
