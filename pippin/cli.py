@@ -399,7 +399,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     s = TrainSettings(base=args.base, data=args.data, out=args.out, seed=args.seed, epochs=args.epochs,
                       max_steps=args.max_steps, batch_size=args.batch_size, grad_accum=args.grad_accum, lr=args.lr,
                       rank=args.rank, alpha=args.alpha, max_len=args.max_len, retrieval=not args.no_retrieval,
-                      device=args.device)
+                      device=args.device, prompt_style=args.prompt, layers_from=args.layers_from)
     print(json.dumps(train(s), indent=1))
     return 0
 
@@ -555,6 +555,10 @@ def build_parser() -> argparse.ArgumentParser:
     tn.add_argument("--max-len", type=int, default=2048)
     tn.add_argument("--no-retrieval", action="store_true", help="train on the full prompt (all tools, default "
                     "examples) instead of the retrieved one")
+    tn.add_argument("--prompt", default="full", choices=["full", "short"],
+                    help="the planner's full prompt, or the short one (no tools, rules or examples: the adapter "
+                    "learns them; the planner then uses it too)")
+    tn.add_argument("--layers-from", type=int, default=0, help="adapt only layers from this one up (0: all)")
     tn.add_argument("--device", default="auto")
 
     u = sub.add_parser("up", help="start the pipeline under supervisord and wait until every stage is ready")

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from services.planner.examples import Example
-from services.planner.prompt import build_prompt
+from services.planner.prompt import PROMPT_STYLES, build_prompt, build_short_prompt
 from shared import models
 
 END = "<|im_end|>"
@@ -45,6 +45,13 @@ class TrainSettings:
     alpha: int = 32
     dropout: float = 0.05
     max_len: int = 2048
+    # "full": the planner's prompt (rules, tools, examples); "short": who it is, the date
+    # table and the request only (services.planner.prompt.build_short_prompt): the adapter
+    # learns the rest. A planner loading the adapter uses the style its train.json records.
+    prompt_style: str = "full"
+    # Adapt only layers from this one up (0: all). The layers below then need no backward
+    # pass: a third less compute a step, for CPU runs.
+    layers_from: int = 0
     retrieval: bool = True  # the prompt with retrieved tools and examples, as the pipeline plans
     tools: tuple[str, ...] = ()  # without retrieval: a fixed tool subset (empty: all 16)
     examples: tuple[Example, ...] | None = None  # without retrieval: fixed examples (None: the defaults)
@@ -65,6 +72,10 @@ def prompt_builder(settings: TrainSettings) -> PromptFn:
     """The planner's prompt for a sample, exactly as it is built when serving."""
     if settings.prompt is not None:
         return settings.prompt
+    if settings.prompt_style not in PROMPT_STYLES:
+        raise ValueError(f"unknown prompt style {settings.prompt_style!r}; choose one of {PROMPT_STYLES}")
+    if settings.prompt_style == "short":
+        return lambda sample: build_short_prompt(sample["query"], sample["now"]).render("chatml")
     if settings.retrieval:
         from services.retrieval.retriever import Retriever
 
@@ -103,6 +114,20 @@ def encode(tokenizer: Any, prompt: str, plan: str, max_len: int) -> tuple[list[i
     return p + c, [-100] * len(p) + c
 
 
+def batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """One epoch of batches: samples shuffled, then grouped with others of about their
+    length (sorted within windows of 32 batches), so that little of a batch is padding;
+    the batches' order is shuffled again."""
+    order = rng.sample(range(len(lengths)), len(lengths))
+    window = batch_size * 32
+    out: list[list[int]] = []
+    for start in range(0, len(order), window):
+        chunk = sorted(order[start: start + window], key=lambda i: lengths[i])
+        out += [chunk[k: k + batch_size] for k in range(0, len(chunk), batch_size)]
+    rng.shuffle(out)
+    return out
+
+
 def train(settings: TrainSettings, log: Callable[[str], None] = print) -> dict[str, Any]:
     import torch
     from peft import LoraConfig, get_peft_model
@@ -118,9 +143,11 @@ def train(settings: TrainSettings, log: Callable[[str], None] = print) -> dict[s
     data = [r for r in rows if r is not None]
     log(f"{len(data)} samples ({len(rows) - len(data)} over {settings.max_len} tokens left out), "
         f"prompts built in {time.time() - t0:.0f}s, device {device}")
+    n_layers = model.config.num_hidden_layers
+    layers = list(range(settings.layers_from, n_layers)) if settings.layers_from else None
     model = get_peft_model(model, LoraConfig(r=settings.rank, lora_alpha=settings.alpha,
                                              lora_dropout=settings.dropout, target_modules=list(LORA_TARGETS),
-                                             task_type="CAUSAL_LM"))
+                                             layers_to_transform=layers, task_type="CAUSAL_LM"))
     model.train()
     steps_per_epoch = max(1, math.ceil(len(data) / (settings.batch_size * settings.grad_accum)))
     total = settings.max_steps or max(1, int(settings.epochs * steps_per_epoch))
@@ -129,21 +156,22 @@ def train(settings: TrainSettings, log: Callable[[str], None] = print) -> dict[s
         optimizer, lambda s: min(1.0, (s + 1) / max(1, total // 20)) * max(0.0, 1 - s / total))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     losses: list[float] = []
-    order: list[int] = []
+    rng = random.Random(settings.seed)
+    lengths = [len(ids) for ids, _ in data]
+    queue: list[list[int]] = []
     step = 0
     while step < total:
         for _ in range(settings.grad_accum):
-            if len(order) < settings.batch_size:
-                order += random.sample(range(len(data)), len(data))
-            batch = [data[i] for i in order[: settings.batch_size]]
-            del order[: settings.batch_size]
+            if not queue:
+                queue = batches(lengths, settings.batch_size, rng)
+            batch = [data[i] for i in queue.pop()]
             width = max(len(ids) for ids, _ in batch)
             ids = torch.tensor([x + [pad] * (width - len(x)) for x, _ in batch], device=device)
             labels = torch.tensor([y + [-100] * (width - len(y)) for _, y in batch], device=device)
             mask = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x, _ in batch], device=device)
             loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss / settings.grad_accum
             loss.backward()
-            losses.append(float(loss) * settings.grad_accum)
+            losses.append(float(loss.detach()) * settings.grad_accum)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         scheduler.step()
@@ -151,7 +179,7 @@ def train(settings: TrainSettings, log: Callable[[str], None] = print) -> dict[s
         step += 1
         if step % settings.log_every == 0 or step == total:
             recent = losses[-settings.log_every * settings.grad_accum:]
-            log(f"step {step}/{total} loss {sum(recent) / len(recent):.4f}")
+            log(f"step {step}/{total} loss {sum(recent) / len(recent):.4f} ({time.time() - t0:.0f}s)")
 
     out = Path(settings.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -161,9 +189,13 @@ def train(settings: TrainSettings, log: Callable[[str], None] = print) -> dict[s
     summary = {
         "command": "pippin train " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in (
             ("base", settings.base), ("data", settings.data), ("out", settings.out), ("seed", settings.seed),
-            ("epochs", settings.epochs), ("lr", settings.lr), ("rank", settings.rank)) if v not in ("", None)),
+            ("epochs", settings.epochs), ("max-steps", settings.max_steps), ("batch-size", settings.batch_size),
+            ("lr", settings.lr), ("rank", settings.rank), ("alpha", settings.alpha),
+            ("prompt", settings.prompt_style), ("layers-from", settings.layers_from))
+            if v not in ("", None) and not (k in ("max-steps", "layers-from") and v == 0)),
         "settings": {k: v for k, v in asdict(settings).items() if k not in ("examples", "prompt")},
-        "samples": len(data), "steps": total, "loss_first": round(sum(losses[:10]) / max(1, len(losses[:10])), 4),
+        "prompt_style": settings.prompt_style, "samples": len(data), "steps": total,
+        "loss_first": round(sum(losses[:10]) / max(1, len(losses[:10])), 4),
         "loss_last": round(sum(losses[-10:]) / max(1, len(losses[-10:])), 4), "seconds": round(time.time() - t0, 1),
         "adapter": gguf_path.name, "adapter_sha256": models.sha256_of(gguf_path),
         "base_sha256": models.sha256_id(models.resolve(settings.base)),

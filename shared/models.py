@@ -157,6 +157,15 @@ def shipped_adapter(model: str) -> Path | None:
     return path
 
 
+def adapter_prompt_style(adapter: Path) -> str:
+    """The prompt style an adapter was trained with (its train.json's "prompt_style";
+    "full" when it says none or has no train.json beside it)."""
+    meta = adapter.parent / "train.json"
+    if not meta.exists():
+        return "full"
+    return str(json.loads(meta.read_text()).get("prompt_style", "full"))
+
+
 def prepare(name: str) -> Path:
     """Download the model's wheels (once), join its parts and verify the result."""
     model = MODELS[name]

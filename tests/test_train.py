@@ -60,3 +60,45 @@ def test_a_shipped_adapter_is_checked_before_use(tmp_path, monkeypatch) -> None:
     (folder / "adapter.gguf").write_bytes(b"tampered")
     with pytest.raises(models.ModelError, match="refusing"):
         models.shipped_adapter("qwen-0.5b")
+
+
+def test_batches_hold_every_sample_once_beside_others_of_its_length() -> None:
+    import random
+
+    from pippin.train import batches
+
+    rng = random.Random(0)
+    lengths = [rng.randint(100, 500) for _ in range(1000)]
+    got = batches(lengths, 8, random.Random(1))
+    assert sorted(i for b in got for i in b) == list(range(1000))
+    padded = sum(max(lengths[i] for i in b) * len(b) for b in got)
+    assert padded / sum(lengths) < 1.1  # shuffled without grouping: about 1.5
+    assert got != batches(lengths, 8, random.Random(2))  # the order is the seed's
+
+
+@pytest.mark.slow
+@pytest.mark.llm
+def test_an_adapter_trained_on_the_short_prompt_is_served_with_it(tmp_path) -> None:
+    """`--prompt short`: train.json records the prompt style; a planner loading the adapter
+    builds that prompt (no rules, tools or examples) and writes the plan it learned.
+    Only the upper layers are adapted (`layers_from`), as in CPU runs."""
+    from pippin.train import TrainSettings, train
+    from services.planner.base import PlanRequest
+    from services.planner.llm import LlmPlanner, PlannerSettings
+
+    data = tmp_path / "data.jsonl"
+    data.write_text(json.dumps(SAMPLE) + "\n")
+    settings = TrainSettings(base="smollm2-135m", data=str(data), out=str(tmp_path / "adapter"), max_steps=40,
+                             batch_size=1, lr=3e-3, rank=8, alpha=16, dropout=0.0, prompt_style="short",
+                             layers_from=15, device="cpu", log_every=10)
+    summary = train(settings, log=lambda line: None)
+    assert summary["prompt_style"] == "short" and "--prompt short --layers-from 15" in summary["command"]
+    planner = LlmPlanner(PlannerSettings(model="smollm2-135m", lora_path=str(tmp_path / "adapter" / "adapter.gguf"),
+                                         max_tokens=80))
+    assert planner.settings.prompt_style == "short"
+    request = PlanRequest(SAMPLE["query"], SAMPLE["now"])
+    prompt = planner.prompt_text(request)
+    assert f"Request: {SAMPLE['query']}" in prompt and "Tools:" not in prompt and "get_phone_number" not in prompt
+    assert "".join(planner.stream(request)).strip() == SAMPLE["plan"]
+    base = LlmPlanner(PlannerSettings(model="smollm2-135m", lora_path="", max_tokens=80))
+    assert base.settings.prompt_style == "full" and "Tools:" in base.prompt_text(request)

@@ -16,7 +16,7 @@ from typing import Any
 from services.planner.base import PlanRequest
 from services.planner.decoding import PlanDecoder
 from services.planner.grammar import plan_grammar
-from services.planner.prompt import TEMPLATES, build_prompt, decide_prompt
+from services.planner.prompt import PROMPT_STYLES, TEMPLATES, Prompt, build_prompt, build_short_prompt, decide_prompt
 from shared import models
 from shared.plan import Call, PlanSyntaxError, parse_line
 
@@ -35,6 +35,10 @@ class PlannerSettings:
     max_tokens: int = 400
     max_calls: int = 10
     lora_path: str | None = None  # None: the adapter shipped for the model, if any; "" for none
+    # "full": rules, tools and examples in the prompt; "short": none of them, for an adapter
+    # trained without (services.planner.prompt.build_short_prompt). None: the style the
+    # adapter's train.json records ("full" without an adapter).
+    prompt_style: str | None = None
     # With retrieval, what the prompt holds (the grammar allows only the retrieved tools in
     # every layout): "subset": the retrieved tools and examples (shortest prompt, but new
     # tokens for every request); "all": all 16 tools, then the retrieved examples; "grammar":
@@ -101,6 +105,10 @@ class LlmPlanner:
         if s.lora_path is None:
             shipped = models.shipped_adapter(s.model)
             s.lora_path = str(shipped) if shipped else ""
+        if s.prompt_style is None:
+            s.prompt_style = models.adapter_prompt_style(Path(s.lora_path)) if s.lora_path else "full"
+        if s.prompt_style not in PROMPT_STYLES:
+            raise ValueError(f"unknown prompt style {s.prompt_style!r}; choose one of {PROMPT_STYLES}")
         self._llm = Llama(model_path=str(self.model_path), n_ctx=s.n_ctx, n_threads=s.n_threads,
                           n_batch=512, lora_path=s.lora_path or None, verbose=False, seed=0)
         self._grammar_cls = LlamaGrammar
@@ -124,7 +132,7 @@ class LlmPlanner:
 
         import llama_cpp
 
-        prefix = build_prompt("", "2000-01-01 00:00:00", tools).render(self.settings.template)
+        prefix = self._prompt(PlanRequest("", "2000-01-01 00:00:00", tools)).render(self.settings.template)
         prefix = prefix[: prefix.rindex("<|im_start|>user") if self.settings.template == "chatml"
                         else prefix.rindex("### Input:")]
         tokens = self._llm.tokenize(prefix.encode(), add_bos=False, special=True)
@@ -174,11 +182,16 @@ class LlmPlanner:
                 plan_grammar(tools, self.settings.max_calls), verbose=False)
         return self._grammars[tools]
 
-    def prompt_text(self, request: PlanRequest) -> str:
+    def _prompt(self, request: PlanRequest) -> Prompt:
+        if self.settings.prompt_style == "short":  # the layout only narrows the grammar
+            return build_short_prompt(request.query, request.now, request.context)
         layout = request.layout or self.settings.tool_layout
         tools = request.tools if layout == "subset" else ()
         examples = request.examples if layout != "grammar" and request.examples else None
-        return build_prompt(request.query, request.now, tools, examples, request.context).render(self.settings.template)
+        return build_prompt(request.query, request.now, tools, examples, request.context)
+
+    def prompt_text(self, request: PlanRequest) -> str:
+        return self._prompt(request).render(self.settings.template)
 
     def stream(self, request: PlanRequest) -> Iterator[str]:
         with self._busy:

@@ -95,6 +95,18 @@ class Prompt:
 TEMPLATES = ("chatml", "alpaca")
 
 
+# The prompt of a planner fine-tuned for it (`pippin train --prompt short`): the adapter has
+# learned the tools, rules and plan language, so the prompt is just who it is, the date
+# table and the request (~180 tokens instead of ~3,400: cheap to train on a CPU, and each
+# token it writes costs less than with a long prompt in the cache).
+SHORT_SYSTEM = "You are Pippin, an assistant on the user's Mac. You turn a request into a plan of tool calls."
+PROMPT_STYLES = ("full", "short")
+
+
+def build_short_prompt(query: str, now: str, context: str = "") -> Prompt:
+    return Prompt(SHORT_SYSTEM, (), user_turn(query, now, context))
+
+
 def build_prompt(query: str, now: str, tools: Sequence[str] = (),
                  examples: Sequence[Example] | None = None, context: str = "") -> Prompt:
     """tools: the subset to offer (all, in catalog order, when empty). Catalog order is kept
