@@ -211,7 +211,8 @@ def _llama_permute(w: Any, n_head: int) -> Any:
 
 def export_lora_gguf(model: Any, base_gguf: Path, out: Path, alpha: float) -> None:
     """Write the LoRA as a llama.cpp adapter GGUF: for each adapted weight W (out x in),
-    "<gguf name>.lora_a" (rank x in) and ".lora_b" (out x rank), F32."""
+    "<gguf name>.lora_a" (rank x in) and ".lora_b" (out x rank), F16 (as llama.cpp's own
+    converter writes them: half the size of F32, the same plans)."""
     import gguf
     import numpy as np
 
@@ -239,8 +240,8 @@ def export_lora_gguf(model: Any, base_gguf: Path, out: Path, alpha: float) -> No
         b_np = b.detach().float().cpu().numpy()
         if arch == "llama" and hf_name.endswith(("q_proj.weight", "k_proj.weight")):
             b_np = _llama_permute(b_np, n_head if "q_proj" in hf_name else n_head_kv)
-        writer.add_tensor(f"{gguf_name}.lora_a", np.ascontiguousarray(a_np, dtype=np.float32))
-        writer.add_tensor(f"{gguf_name}.lora_b", np.ascontiguousarray(b_np, dtype=np.float32))
+        writer.add_tensor(f"{gguf_name}.lora_a", np.ascontiguousarray(a_np, dtype=np.float16))
+        writer.add_tensor(f"{gguf_name}.lora_b", np.ascontiguousarray(b_np, dtype=np.float16))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()

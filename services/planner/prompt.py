@@ -97,7 +97,7 @@ TEMPLATES = ("chatml", "alpaca")
 
 # The prompt of a planner fine-tuned for it (`pippin train --prompt short`): the adapter has
 # learned the tools, rules and plan language, so the prompt is just who it is, the date
-# table and the request (~180 tokens instead of ~3,400: cheap to train on a CPU, and each
+# table and the request (~170 tokens instead of ~3,400: cheap to train on a CPU, and each
 # token it writes costs less than with a long prompt in the cache).
 SHORT_SYSTEM = "You are Pippin, an assistant on the user's Mac. You turn a request into a plan of tool calls."
 PROMPT_STYLES = ("full", "short")
