@@ -1,7 +1,9 @@
 """Planner latency, each variant against a baseline in the same run:
 - prefix reuse on and off (llama.cpp's KV cache kept across requests);
 - our greedy decoder (the grammar checked lazily) against llama-cpp-python's own loop;
-- prompt-lookup drafts on and off.
+- prompt-lookup drafts on and off;
+- the shipped adapter (its short prompt) against the base model (its full prompt, cached).
+Every variant but `base` runs with the adapter shipped for the model, when there is one.
 Figures: prompt tokens evaluated, tokens generated, time to first token, to first call,
 to the full plan, tokens per second."""
 
@@ -56,7 +58,7 @@ def run(model: str = "qwen-0.5b") -> dict[str, Any]:
     out: dict[str, Any] = {"model": model, "requests": len(QUERIES)}
     plans: dict[str, list[str]] = {}
     variants = {"reuse_on": {}, "reuse_off": {"prefix_reuse": False}, "llama_decoder": {"decoder": "llama"},
-                "drafts_6": {"draft_tokens": 6}}
+                "drafts_6": {"draft_tokens": 6}, "base": {"lora_path": ""}}
     for name, kw in variants.items():
         planner = LlmPlanner(PlannerSettings(model=model, **kw))  # type: ignore[arg-type]
         out[name], plans[name] = measure(planner, QUERIES if name != "reuse_off" else QUERIES[:3])
@@ -72,6 +74,11 @@ def run(model: str = "qwen-0.5b") -> dict[str, Any]:
     drafts = out["drafts_6"]
     out["drafts_first_call_speedup"] = round(ours["first_call_s"] / drafts["first_call_s"], 2)
     out["drafts_plan_speedup"] = round(ours["plan_s"] / drafts["plan_s"], 2)
+    if plans["base"] != plans["reuse_on"]:
+        base_model = out["base"]
+        out["adapter_first_call_speedup"] = round(base_model["first_call_s"] / ours["first_call_s"], 2)
+        out["adapter_plan_speedup"] = round(base_model["plan_s"] / ours["plan_s"], 2)
+        out["adapter_tokens_per_s_ratio"] = round(ours["tokens_per_s"] / base_model["tokens_per_s"], 2)
     return out
 
 

@@ -75,7 +75,7 @@ def asr_variants() -> dict[str, Any]:
     return out
 
 
-def run(latency_requests: int = 6) -> dict[str, Any]:
+def run(latency_requests: int = len(REQUESTS)) -> dict[str, Any]:
     if not speech.available():
         return {"skipped": "espeak-ng and sox are not installed"}
     voice = Voice(ListenerSettings())
@@ -113,8 +113,9 @@ def run(latency_requests: int = 6) -> dict[str, Any]:
     finals: list[float] = []  # end of speech -> final transcript (the endpointing wait, mostly)
     used = early_lookups = right_plans = 0
     plans: list[dict[str, str]] = []
-    for text in REQUESTS[:latency_requests]:
-        pcm = speech.utterance(0.4, "hey jarvis", 0.4, text, 1.5)
+    for i, text in enumerate(REQUESTS[:latency_requests]):
+        voice_name = VOICES[i % len(VOICES)]  # the requests in turn in each voice
+        pcm = speech.utterance(0.4, "hey jarvis", 0.4, text, 1.5, voice=voice_name)
         for mode in ("late", "early"):
             mac = SimulatedMac(":memory:", paths.default_world())
             report = asyncio.run(listen(frames_of(pcm, realtime=True), voice, planner, Executor(mac, Ledger()), NOW,
@@ -123,7 +124,8 @@ def run(latency_requests: int = 6) -> dict[str, Any]:
                 if mode == "early":
                     called = {c["tool"] for c in turn.calls}
                     right_plans += called == EXPECTED_TOOLS[text]
-                    plans.append({"said": text, "heard": turn.transcript, "plan": turn.plan.replace("\n", " ")})
+                    plans.append({"said": text, "voice": voice_name, "heard": turn.transcript,
+                                  "plan": turn.plan.replace("\n", " ")})
                 finals.append(turn.final_after_speech_s)
                 if turn.first_call_after_speech_s is not None:
                     latencies[mode].append(turn.first_call_after_speech_s)
