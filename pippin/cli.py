@@ -462,7 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
 
     e = sub.add_parser("eval", help="score a planner on a case file")
-    e.add_argument("cases", help="a .jsonl case file, e.g. ../shared/eval/dev.jsonl")
+    e.add_argument("cases", help="a .jsonl case file, e.g. tests/shared/eval/dev.jsonl")
     e.add_argument("--planner", default="reference", help="reference | llm")
     e.add_argument("--limit", type=int, default=0, help="only the first N cases")
     e.add_argument("--json", action="store_true", help="print one JSON object")

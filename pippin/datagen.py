@@ -7,7 +7,7 @@ asked at a random moment so relative dates must be resolved. People, files, note
 places are synthetic, never the evaluation world's, so a model learns the skill, not the
 names. Every plan passes the validator; the eval queries never appear (see overlap()).
 
-Plans follow the conventions of ../shared/eval/README.md (lookups first, 60-minute
+Plans follow the conventions of tests/shared/eval/README.md (lookups first, 60-minute
 meetings, all-day reminders, Zoom link as the event location, ...)."""
 
 from __future__ import annotations
@@ -152,8 +152,8 @@ def clock_phrase(rng: random.Random, hour: int, minute: int) -> str:
 
 
 def world_names() -> set[str]:
-    """Contact, note and file names of the world the project is measured in (its shipped
-    copy when ../shared is absent), each name and each of its words, case-folded: the
+    """Contact, note and file names of the world the project is measured in (the
+    repository's copy of the contract), each name and each of its words, case-folded: the
     data never uses them, so a model cannot learn the test world's names."""
     from shared import paths
 
@@ -683,15 +683,16 @@ def generate(n: int, seed: int = 0, exclude: Iterable[str] = ()) -> list[Sample]
 
 
 def eval_queries() -> list[str]:
-    """The queries of ../shared/eval/dev.jsonl, which the data must never contain (none
-    where the eval is not beside the checkout, as on a user's Mac)."""
+    """The queries of the evaluation sets (dev and our own fresh set), which the data must
+    never contain."""
     from shared import paths
 
-    try:
-        lines = paths.dev_cases().read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        return []
-    return [json.loads(line)["query"] for line in lines if line.strip()]
+    queries: list[str] = []
+    for cases in (paths.dev_cases(), paths.fresh_cases()):
+        if cases.exists():
+            lines = cases.read_text(encoding="utf-8").splitlines()
+            queries += [json.loads(line)["query"] for line in lines if line.strip()]
+    return queries
 
 
 def normalize(text: str) -> str:

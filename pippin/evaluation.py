@@ -1,4 +1,4 @@
-"""`pippin eval`: how good is a planner? Scores as defined in ../shared/eval/README.md.
+"""`pippin eval`: how good is a planner? Scores as defined in tests/shared/eval/README.md.
 
 - graph success: the generated call graph (nodes labelled by tool, an edge K -> N when
   call N uses $K) is isomorphic to the reference's, as in the TinyAgent paper;

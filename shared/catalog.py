@@ -1,7 +1,7 @@
 """The 16 macOS tools as data: the one source of truth for prompts, grammars, the
 validator, both executors and the docs.
 
-Signatures follow ../shared/eval/README.md exactly (names, order, types)."""
+Signatures follow tests/shared/eval/README.md exactly (names, order, types)."""
 
 from __future__ import annotations
 

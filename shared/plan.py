@@ -1,4 +1,4 @@
-"""The plan language (../shared/eval/README.md): parsing whole plans and token streams.
+"""The plan language (tests/shared/eval/README.md): parsing whole plans and token streams.
 
     Thought: optional reasoning, ignored
     1. get_email_address("Sarah Kim")

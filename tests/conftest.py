@@ -8,13 +8,13 @@ import pytest
 from services.executor.simmac import SimulatedMac
 from shared import paths
 
-WORLD = paths.SHARED_DIR / "world" / "default.json"
+WORLD = paths.default_world()
 DEV = paths.dev_cases()
 
 
 @pytest.fixture(scope="session")
 def world_path() -> Path:
-    assert WORLD.exists(), f"tests read the world at {WORLD} (../shared beside the checkout)"
+    assert WORLD.exists(), f"tests read the world at {WORLD} (the repository's copy of the contract)"
     return WORLD
 
 

@@ -5,7 +5,7 @@ from shared.catalog import Effect
 
 
 def test_catalog_matches_the_published_signatures() -> None:
-    readme = (paths.SHARED_DIR / "eval" / "README.md").read_text()
+    readme = (paths.CONTRACT_DIR / "eval" / "README.md").read_text()
     block = readme.split("```")[1]
     published = {}
     for line in block.strip().splitlines():

@@ -301,7 +301,7 @@ def test_pippin_listen_wav_json(tmp_path) -> None:
 def _world():
     from shared import paths
 
-    return paths.SHARED_DIR / "world" / "default.json"
+    return paths.default_world()
 
 
 @pytest.mark.slow

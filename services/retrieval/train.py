@@ -1,7 +1,7 @@
 """`pippin train-retriever`: the tool classifier and example pool, from a seed.
 
-Data: requests made by pippin.datagen (never the eval cases; their queries are excluded
-when ../shared is there). Train on one part, choose the threshold on another (the highest
+Data: requests made by pippin.datagen (never the eval cases; their queries are excluded).
+Train on one part, choose the threshold on another (the highest
 one whose held-out tool recall, after adding needed tools, meets the target), and build
 the example pool from the hand-written examples plus generated ones with distinct shapes."""
 
