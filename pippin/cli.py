@@ -582,6 +582,9 @@ def _planner_options(p: argparse.ArgumentParser) -> None:
                    help="greedy: ours, the grammar checked lazily (default); llama: llama-cpp-python's loop")
     p.add_argument("--lora", help="a llama.cpp LoRA adapter GGUF (default: the one shipped for the model, if any; "
                    "'' for none)")
+    p.add_argument("--no-grounding", action="store_true", help="let the model write times, durations, calendars, "
+                   "lists, folders and priority freely (by default code resolves them and the grammar allows only "
+                   "what it resolved)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

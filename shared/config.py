@@ -51,12 +51,18 @@ class Config:
         """Where stages append their spans ([tracing] file = false: nowhere, ring only)."""
         return self.run_dir / "trace" if self.tracing.get("file", True) else None
 
+    def simulated_world(self) -> Path | None:
+        """The simulated Mac's world file; None on a real Mac."""
+        if self.executor.get("backend", "simulated") != "simulated":
+            return None
+        return Path(self.executor.get("world") or paths.default_world())
+
     def request_now(self) -> str:
         """The moment requests resolve relative dates against: the simulated Mac's clock
         (its world's "now") or, on a real Mac, the local time."""
-        if self.executor.get("backend", "simulated") == "simulated":
-            world = self.executor.get("world") or paths.default_world()
-            return str(json.loads(Path(world).read_text(encoding="utf-8"))["now"])
+        world = self.simulated_world()
+        if world is not None:
+            return str(json.loads(world.read_text(encoding="utf-8"))["now"])
         return dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
 
     def bind_endpoint(self, stage: str) -> str:

@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
-from services.executor import matching
 from services.executor.common import (
     Summarizer,
     ToolError,
@@ -27,6 +26,7 @@ from services.executor.common import (
     maps_directions_url,
     maps_search_url,
 )
+from shared import matching
 from shared.plan import Value
 from shared.validate import DATETIME_FORMAT
 

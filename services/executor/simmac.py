@@ -1,5 +1,5 @@
 """The simulated Mac: the 16 tools acting on real state in SQLite, seeded from a world
-JSON file (../shared/world/default.json). Tests, the eval harness and the default
+JSON file (tests/shared/world/default.json). Tests, the eval harness and the default
 demo run here; `applescript.py` is the same contract on a real Mac.
 
 Every side effect (and every thing shown on screen) is appended to the `effects`
@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from services.executor import matching
 from services.executor.common import (
     Summarizer,
     ToolError,
@@ -30,7 +29,7 @@ from services.executor.common import (
     maps_directions_url,
     maps_search_url,
 )
-from shared import catalog
+from shared import catalog, matching
 from shared.plan import Value
 from shared.validate import DATETIME_FORMAT
 

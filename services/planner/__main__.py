@@ -13,8 +13,8 @@ not depend on retrieval ("grammar", or retrieval off)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from typing import Any
 
 from services.planner.base import Planner, PlanRequest, PlanStream, calls_in_background
 from services.planner.examples import Example
@@ -25,7 +25,8 @@ from shared.wire import Message
 log = logging.getLogger("pippin.planner")
 
 
-def make_planner(settings: dict[str, Any]) -> Planner:
+def make_planner(config: Config) -> Planner:
+    settings = config.planner
     kind = settings.get("kind", "llm")
     if kind == "reference":
         from pippin.evaluation import load_cases
@@ -35,13 +36,17 @@ def make_planner(settings: dict[str, Any]) -> Planner:
             raise SystemExit("planner: kind = 'reference' needs [planner] cases = 'FILE.jsonl'")
         return ReferencePlanner.from_cases(load_cases(settings["cases"]), float(settings.get("line_delay_s", 0)))
     if kind == "llm":
+        from services.planner.grounding import Inventory
         from services.planner.llm import LlmPlanner, PlannerSettings
 
         s = PlannerSettings()
         for key in ("model", "template", "grammar", "max_calls", "max_tokens", "n_ctx", "tool_layout", "lora_path",
-                    "decoder", "draft_tokens"):
+                    "decoder", "draft_tokens", "grounding"):
             if key in settings:
                 setattr(s, key, settings[key])
+        world = config.simulated_world()
+        if world is not None:  # on a real Mac the names stay free until the executor can list them
+            s.inventory = Inventory.from_world(json.loads(world.read_text(encoding="utf-8")))
         return LlmPlanner(s)
     raise SystemExit(f"planner: unknown kind {kind!r} (llm or reference)")
 
@@ -60,7 +65,7 @@ class PlannerService(Service):
         self.stats.update({"warm_tokens": 0})
 
     def load(self) -> None:
-        self.planner = make_planner(self.config.planner)
+        self.planner = make_planner(self.config)
 
     def extra_topics(self) -> tuple[bytes, ...]:
         return (b"transcript",) if self.warms else ()

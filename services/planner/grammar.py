@@ -4,12 +4,17 @@ Guarantees, by construction: calls numbered 1, 2, 3...; only known tools (or the
 retrieved subset) with the right number and types of arguments; `"$K"` only inside
 strings and only for an earlier call; real calendar dates; the plan ends with `join()`
 after at most `max_calls` calls; strings and lists of bounded length, so a small model
-cannot loop. Every plan the grammar admits passes `shared.validate`."""
+cannot loop. Every plan the grammar admits passes `shared.validate`.
+
+With grounding (services/planner/grounding: `Offers`), arguments of the kinds code resolved
+are allowed only from what was resolved: dates and durations, calendars, lists, folders and
+priority; a reminder's all_day goes with its due date (True only at a day's midnight)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from services.planner.grounding import Offers
 from shared import catalog
 from shared.catalog import Param, ParamType
 
@@ -19,7 +24,9 @@ MAX_LIST_ITEMS = 8
 _COMMON = r'''
 ws-text ::= [^"\\$\n\r\t]
 nd-text ::= [^"\\$\n\r\t0-9]
-date ::= year "-" ( m31 "-" d31 | m30 "-" d30 | "02-" d28 ) " " hour ":" min ":" min
+date ::= day-date " " hour ":" min ":" min
+day-date ::= year "-" ( m31 "-" d31 | m30 "-" d30 | "02-" d28 )
+clock ::= ( "0" [1-9] | "1" [0-9] | "2" [0-3] ) ":" min ":" min | "00:" ( "0" [1-9] | [1-5] [0-9] ) ":" min
 year ::= "20" [2-9] [0-9]
 m31 ::= "01" | "03" | "05" | "07" | "08" | "10" | "12"
 m30 ::= "04" | "06" | "09" | "11"
@@ -61,8 +68,70 @@ def _param_rule(p: Param, k: int) -> str:
     return f"str{k}"
 
 
-def plan_grammar(tools: Sequence[str] = (), max_calls: int = 10) -> str:
-    """GBNF for plans over `tools` (all 16 when empty), at most `max_calls` calls."""
+def _quoted(values: Sequence[str]) -> str:
+    return "(" + " | ".join(_lit(f'"{v}"') for v in values) + ")"
+
+
+def _grounded_rules(offers: Offers) -> list[str]:
+    """Rules for the arguments grounding resolved, shared by every call."""
+    rules = ["g-priority ::= (" + " | ".join(_lit(str(p)) for p in offers.priorities) + ")"]
+    for rule, names in (("g-calendar", offers.calendars), ("g-list", offers.reminder_lists),
+                        ("g-folder", offers.note_folders)):
+        # Names unknown: any text of the plan language's strings (references make no sense here).
+        free = f'"\\"" ws-text{{0,{MAX_TEXT_CHARS}}} "\\""'
+        rules.append(f"{rule} ::= " + (_quoted(names) if names is not None else free))
+    if offers.starts is not None:
+        pairs = [_lit(f'"{start}", "{end}"') for start, ends in offers.starts.items() for end in ends]
+        rules.append("g-start-end ::= (" + " | ".join(pairs) + ")")
+        rules.append(f"g-start ::= {_quoted(list(offers.starts))}")
+    else:
+        rules.append('g-start-end ::= "\"" date "\", \"" date "\""')
+        rules.append('g-start ::= "\"" date "\""')
+    if offers.durations is not None:
+        rules.append("g-duration ::= (" + " | ".join(_lit(str(d)) for d in offers.durations) + ")")
+    else:
+        rules.append("g-duration ::= [1-9] [0-9]? [0-9]?")
+    return rules
+
+
+def _grounded_args(tool: catalog.Tool, k: int, offers: Offers) -> str:
+    """A tool's argument list where grounding decides some of them."""
+    def rule(p: Param) -> str:
+        if p.name == "calendar":
+            return "g-calendar"
+        if p.name == "list_name":
+            return "g-list"
+        if p.name == "folder":
+            return "g-folder"
+        if p.name == "priority":
+            return "g-priority"
+        if p.name == "duration":
+            return "g-duration"
+        if p.name == "start_time":
+            return "g-start"
+        return _param_rule(p, k)
+
+    if tool.name == "create_calendar_event":
+        parts = [rule(tool.params[0]), "g-start-end", *(rule(p) for p in tool.params[3:])]
+        return ' ", " '.join(parts)
+    if tool.name == "create_reminder" and offers.reminder_dues is not None:
+        between = ' ", " '.join(rule(p) for p in tool.params[2:5])  # notes, list, priority
+        alternatives = [_lit(f'"{due}", ') + f' {between} ", " ' + _lit(str(all_day))
+                        for due, all_day in offers.reminder_dues]
+        return f'{rule(tool.params[0])} ", " ( ' + " | ".join(alternatives) + " )"
+    if tool.name == "create_reminder":
+        # No time found: a due date may still be written, all_day True exactly at midnight.
+        between = ' ", " '.join(rule(p) for p in tool.params[2:5])
+        none, quote, midnight, closing = _lit('"", '), _lit('"'), _lit(' 00:00:00", '), _lit('", ')
+        return (f'{rule(tool.params[0])} ", " ( {none} {between} ", False" '
+                f'| {quote} day-date {midnight} {between} ", True" '
+                f'| {quote} day-date " " clock {closing} {between} ", False" )')
+    return ' ", " '.join(rule(p) for p in tool.params)
+
+
+def plan_grammar(tools: Sequence[str] = (), max_calls: int = 10, offers: Offers | None = None) -> str:
+    """GBNF for plans over `tools` (all 16 when empty), at most `max_calls` calls; with
+    `offers`, grounded arguments only from them."""
     names = list(tools) or list(catalog.TOOL_NAMES)
     for n in names:
         catalog.get(n)  # unknown names fail here, loudly
@@ -76,7 +145,7 @@ def plan_grammar(tools: Sequence[str] = (), max_calls: int = 10) -> str:
         rules.append(f"call{k} ::= " + " | ".join(f"{_rule_name(n)}{k}" for n in names))
         for n in names:
             tool = catalog.get(n)
-            args = ' ", " '.join(_param_rule(p, k) for p in tool.params)
+            args = _grounded_args(tool, k, offers) if offers else ' ", " '.join(_param_rule(p, k) for p in tool.params)
             rules.append(f'{_rule_name(n)}{k} ::= "{n}(" {args} ")"')
         if k == 1:
             text = f"ws-text{{0,{MAX_TEXT_CHARS}}}"
@@ -88,4 +157,6 @@ def plan_grammar(tools: Sequence[str] = (), max_calls: int = 10) -> str:
             # A reference is followed by a non-digit, so "$1" then "0" never reads as "$10".
             rules.append(f"text{k} ::= ( ws-text | ( {refs} ) nd-text ){{0,{MAX_TEXT_CHARS}}} ( {refs} )?")
         rules.append(f'list{k} ::= "[" ( str{k} ( ", " str{k} ){{0,{MAX_LIST_ITEMS - 1}}} )? "]"')
+    if offers:
+        rules += _grounded_rules(offers)
     return "\n".join(rules) + "\n" + _COMMON

@@ -5,6 +5,7 @@ the KV cache (llama-cpp-python reuses the longest common token prefix)."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -16,8 +17,9 @@ from typing import Any
 from services.planner.base import PlanRequest
 from services.planner.decoding import PlanDecoder
 from services.planner.grammar import plan_grammar
+from services.planner.grounding import Grounding, Inventory, ground
 from services.planner.prompt import PROMPT_STYLES, TEMPLATES, Prompt, build_prompt, build_short_prompt, decide_prompt
-from shared import models
+from shared import models, paths
 from shared.plan import Call, PlanSyntaxError, parse_line
 
 STOP = ["<|im_end|>", "<|endoftext|>", "<END_OF_PLAN>", "###"]
@@ -50,6 +52,11 @@ class PlannerSettings:
     # greedy plan under the grammar. `draft_tokens` > 0 adds prompt-lookup drafts to ours.
     decoder: str = "greedy"
     draft_tokens: int = 0
+    # Grounding (services.planner.grounding): times, priority and the Mac's names resolved by
+    # code; the grammar then allows those arguments only from what was resolved. `inventory`:
+    # the Mac's calendars, lists, folders, notes and contacts (None: unknown, those stay free).
+    grounding: bool = True
+    inventory: Inventory | None = None
 
     @classmethod
     def from_args(cls, args: Any) -> PlannerSettings:
@@ -66,6 +73,11 @@ class PlannerSettings:
             s.lora_path = args.lora
         if getattr(args, "decoder", None):
             s.decoder = args.decoder
+        if getattr(args, "no_grounding", False):
+            s.grounding = False
+        # The CLI plans for the simulated Mac: its world's names are the ones to offer.
+        s.inventory = Inventory.from_world(json.loads(Path(getattr(args, "world", None) or paths.default_world())
+                                                      .read_text(encoding="utf-8")))
         return s
 
 
@@ -182,16 +194,23 @@ class LlmPlanner:
                 plan_grammar(tools, self.settings.max_calls), verbose=False)
         return self._grammars[tools]
 
-    def _prompt(self, request: PlanRequest) -> Prompt:
-        if self.settings.prompt_style == "short":  # the layout only narrows the grammar
-            return build_short_prompt(request.query, request.now, request.context)
+    def ground(self, request: PlanRequest) -> Grounding | None:
+        if not self.settings.grounding or not request.query:
+            return None
+        return ground(request.query, request.now, self.settings.inventory)
+
+    def _prompt(self, request: PlanRequest, grounding: Grounding | None = None) -> Prompt:
+        style = self.settings.prompt_style
+        if style in ("short", "grounded"):  # the layout only narrows the grammar
+            found = grounding.prompt_block() if grounding and style == "grounded" else ""
+            return build_short_prompt(request.query, request.now, request.context, found)
         layout = request.layout or self.settings.tool_layout
         tools = request.tools if layout == "subset" else ()
         examples = request.examples if layout != "grammar" and request.examples else None
         return build_prompt(request.query, request.now, tools, examples, request.context)
 
-    def prompt_text(self, request: PlanRequest) -> str:
-        return self._prompt(request).render(self.settings.template)
+    def prompt_text(self, request: PlanRequest, grounding: Grounding | None = None) -> str:
+        return self._prompt(request, grounding).render(self.settings.template)
 
     def stream(self, request: PlanRequest) -> Iterator[str]:
         with self._busy:
@@ -206,7 +225,7 @@ class LlmPlanner:
         if not self.settings.prefix_reuse or not self._busy.acquire(blocking=False):
             return 0
         try:
-            text = self.prompt_text(request)
+            text = self.prompt_text(request, self.ground(request))
             marker = f"Request: {request.query}"
             text = text[: text.rindex(marker) + len(marker)].rstrip()
             tokens = self._llm.tokenize(text.encode(), add_bos=False, special=True)[:-1]  # the last may still merge
@@ -226,14 +245,15 @@ class LlmPlanner:
 
     def _stream(self, request: PlanRequest) -> Iterator[str]:
         s = self.settings
-        text = self.prompt_text(request)
+        grounding = self.ground(request)
+        text = self.prompt_text(request, grounding)
         tokens = self._llm.tokenize(text.encode(), add_bos=False, special=True)
         if not s.prefix_reuse:
             self._llm.reset()
         common = self._cached_prefix(tokens) if s.prefix_reuse else 0
         stats = PlanStats(prompt_tokens=len(tokens), prompt_tokens_evaluated=len(tokens) - common)
         t0 = time.perf_counter()
-        pieces = self._pieces(tokens, common, request)
+        pieces = self._pieces(tokens, common, request, grounding)
         # Hand on whole lines only (a call as soon as its closing parenthesis is there), so
         # that if the token budget runs out mid-line, the partial line is dropped and the
         # plan closed with join(): what consumers receive is always a valid plan.
@@ -270,20 +290,24 @@ class LlmPlanner:
             stats.draft_tokens, stats.draft_accepted = self._decoder.last.drafted, self._decoder.last.accepted
         self.last = stats
 
-    def _pieces(self, tokens: list[int], cached: int, request: PlanRequest) -> Iterator[tuple[str, str | None]]:
+    def _pieces(self, tokens: list[int], cached: int, request: PlanRequest,
+                grounding: Grounding | None = None) -> Iterator[tuple[str, str | None]]:
         """The plan's text as it is generated, each piece with the finish reason so far
         ("length" when the token budget ran out)."""
         s = self.settings
         tools = tuple(request.tools)
+        offers = grounding.offers() if grounding else None
         if s.decoder == "greedy":
-            grammar = plan_grammar(tools, s.max_calls) if s.grammar else None
+            grammar = plan_grammar(tools, s.max_calls, offers) if s.grammar else None
             for piece in self._decoder.generate(tokens, cached, grammar=grammar, max_tokens=s.max_tokens,
                                                 stop=STOP, abort=self._abort):
                 yield piece, None
             yield "", self._decoder.last.finish
             return
+        grammar = (self._grammar_cls.from_string(plan_grammar(tools, s.max_calls, offers), verbose=False)
+                   if offers else self.grammar_for(tools)) if s.grammar else None
         out = self._llm.create_completion(tokens, max_tokens=s.max_tokens, temperature=0.0, top_k=1, stream=True,
-                                          stop=STOP, grammar=self.grammar_for(tools) if s.grammar else None)
+                                          stop=STOP, grammar=grammar)
         for chunk in out:
             choice = chunk["choices"][0]
             yield choice["text"], choice.get("finish_reason")

@@ -52,8 +52,10 @@ def date_context(now: str) -> str:
     return f"Now: {t:%A} {t:%Y-%m-%d %H:%M}. Next days: " + ", ".join(days) + "."
 
 
-def user_turn(query: str, now: str, context: str = "") -> str:
-    turn = f"{date_context(now)}\nRequest: {query}"
+def user_turn(query: str, now: str, context: str = "", found: str = "") -> str:
+    """found: grounding's block of resolved values (services.planner.grounding), for a
+    planner trained with it; it comes before the request so that the request stays last."""
+    turn = f"{date_context(now)}\n{found + chr(10) if found else ''}Request: {query}"
     if context:
         turn += (f"\nAn earlier plan for this request ran with these results:\n{context}\n"
                  "Write a new plan for the whole request that avoids these failures. "
@@ -100,11 +102,12 @@ TEMPLATES = ("chatml", "alpaca")
 # table and the request (~170 tokens instead of ~3,400: cheap to train on a CPU, and each
 # token it writes costs less than with a long prompt in the cache).
 SHORT_SYSTEM = "You are Pippin, an assistant on the user's Mac. You turn a request into a plan of tool calls."
-PROMPT_STYLES = ("full", "short")
+# "grounded": the short prompt plus grounding's block of resolved times and names.
+PROMPT_STYLES = ("full", "short", "grounded")
 
 
-def build_short_prompt(query: str, now: str, context: str = "") -> Prompt:
-    return Prompt(SHORT_SYSTEM, (), user_turn(query, now, context))
+def build_short_prompt(query: str, now: str, context: str = "", found: str = "") -> Prompt:
+    return Prompt(SHORT_SYSTEM, (), user_turn(query, now, context, found))
 
 
 def build_prompt(query: str, now: str, tools: Sequence[str] = (),

@@ -45,7 +45,7 @@ def _tokens(text: str, drop: set[str] | None = None) -> list[str]:
     return [t for t in toks if not drop or t not in drop] or toks
 
 
-def _short_form_of(short: str, full: str) -> bool:
+def short_form_of(short: str, full: str) -> bool:
     return (len(short) >= 3 and full.startswith(short)) or full in _NICKNAMES.get(short, ())
 
 
@@ -67,7 +67,7 @@ def match_contact(query: str, names: Sequence[str]) -> str:
         if not cands:
             return None
         if len(cands) > 1:  # "Eren": the one whose first name it is
-            first = [c for c in cands if c[1][0] == q[0] or _short_form_of(q[0], c[1][0])]
+            first = [c for c in cands if c[1][0] == q[0] or short_form_of(q[0], c[1][0])]
             if len(first) == 1:
                 return first[0][0]
             listed = ", ".join(c[0] for c in cands)
@@ -78,7 +78,7 @@ def match_contact(query: str, names: Sequence[str]) -> str:
     found = pick(words, "by name")
     if found:
         return found
-    shorts = [(n, t) for n, t in normed if all(any(_short_form_of(w, x) or w == x for x in t) for w in q)]
+    shorts = [(n, t) for n, t in normed if all(any(short_form_of(w, x) or w == x for x in t) for w in q)]
     found = pick(shorts, "by short name")
     if found:
         return found
