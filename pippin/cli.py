@@ -138,6 +138,39 @@ def _now(args: argparse.Namespace) -> str:
     return _json.loads(paths.default_world().read_text())["now"]
 
 
+@command("ground")
+def cmd_ground(args: argparse.Namespace) -> int:
+    """What grounding finds in a request, how it resolves it, and what the grammar then offers."""
+    import dataclasses
+
+    from services.planner.grounding import Inventory, ground
+
+    world = json.loads(Path(args.world or paths.default_world()).read_text(encoding="utf-8"))
+    g = ground(args.text, _now(args), Inventory.from_world(world))
+    offers = g.offers()
+    if args.json:
+        found = {"times": [{"phrase": m.phrase, "start": str(m.start), "end": str(m.end) if m.end else None,
+                            "all_day": m.all_day} for m in g.times.moments],
+                 "durations": [dataclasses.asdict(d) for d in g.times.durations],
+                 "calendars": g.calendars, "reminder_lists": g.reminder_lists, "note_folders": g.note_folders,
+                 "notes": g.notes, "people": g.people, "priority": g.priority}
+        print(json.dumps({"found": found, "offers": dataclasses.asdict(offers), "prompt": g.prompt_block()},
+                          ensure_ascii=False, indent=1))
+        return 0
+    print(g.prompt_block() or "Found: nothing.")
+    print("Offered to the grammar:")
+    if offers.starts is None:
+        print("  starts: any date (no time found)")
+    for start, ends in (offers.starts or {}).items():
+        print(f"  start {start} -> end {' | '.join(ends)}")
+    print(f"  reminder due (all_day): {offers.reminder_dues if offers.reminder_dues is not None else 'any'}")
+    print(f"  durations: {offers.durations if offers.durations is not None else 'any'}")
+    for kind in ("calendars", "reminder_lists", "note_folders", "priorities"):
+        value = getattr(offers, kind)
+        print(f"  {kind}: {value if value is not None else 'any (the Mac did not say)'}")
+    return 0
+
+
 @command("plan")
 def cmd_plan(args: argparse.Namespace) -> int:
     from services.planner.base import PlanRequest
@@ -473,6 +506,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --retrieval: the prompt lists the retrieved tools and examples (subset), all 16 tools "
                    "and the retrieved examples (all), or stays static with only the grammar narrowed (grammar)")
     _planner_options(e)
+
+    gr = sub.add_parser("ground", help="what grounding finds in a request (times, names, priority) and what the "
+                        "grammar then allows")
+    gr.add_argument("text")
+    gr.add_argument("--now", help="the request's moment, YYYY-MM-DD HH:MM:SS (default: the world's)")
+    gr.add_argument("--world", help="the simulated Mac whose names are offered (default: the shipped world)")
+    gr.add_argument("--json", action="store_true")
 
     pl = sub.add_parser("plan", help="print the plan for a request, call by call as it streams")
     pl.add_argument("text")

@@ -159,3 +159,16 @@ def test_a_model_under_the_grounded_grammar_writes_only_grounded_values(inventor
             if call.tool == "create_calendar_event":
                 assert offers.starts and call.args[2] in offers.starts[call.args[1]]
                 assert call.args[6] == "Work"
+
+
+def test_pippin_ground_prints_what_was_found_and_offered() -> None:
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "pippin.cli", "ground", "remind me friday at 3 to call sit, it's urgent",
+                          "--now", NOW, "--json"], capture_output=True, text=True, timeout=120, check=True)
+    answer = json.loads(out.stdout)
+    assert answer["offers"]["reminder_dues"] == [["2026-11-27 15:00:00", False], ["", False]]
+    assert answer["offers"]["priorities"] == [1]
+    assert ["sit", "Sid Jha"] in answer["found"]["people"]
