@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -462,6 +463,19 @@ def cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("ctl")
+def cmd_ctl(args: argparse.Namespace) -> int:
+    """supervisorctl for the running pipeline, with its run directory and config found, so
+    `pippin ctl restart planner` works as typed."""
+    from pippin.client import supervisorctl
+    from shared import config as config_mod
+
+    out = supervisorctl(config_mod.load(), *args.args)
+    print(out.stdout, end="")
+    print(out.stderr, end="", file=sys.stderr)
+    return out.returncode
+
+
 @command("status")
 def cmd_status(args: argparse.Namespace) -> int:
     from pippin.client import status_table
@@ -492,6 +506,7 @@ def cmd_tools(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pippin", description="A private assistant for your Mac.")
+    p.add_argument("-v", "--verbose", action="store_true", help="let model libraries log and show progress bars")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     e = sub.add_parser("eval", help="score a planner on a case file")
@@ -595,9 +610,10 @@ def build_parser() -> argparse.ArgumentParser:
     tn.add_argument("--max-len", type=int, default=2048)
     tn.add_argument("--no-retrieval", action="store_true", help="train on the full prompt (all tools, default "
                     "examples) instead of the retrieved one")
-    tn.add_argument("--prompt", default="full", choices=["full", "short"],
+    tn.add_argument("--prompt", default="full", choices=["full", "short", "grounded"],
                     help="the planner's full prompt, or the short one (no tools, rules or examples: the adapter "
-                    "learns them; the planner then uses it too)")
+                    "learns them; the planner then uses it too); grounded: the short one with grounding's block "
+                    "of resolved times and names")
     tn.add_argument("--layers-from", type=int, default=0, help="adapt only layers from this one up (0: all)")
     tn.add_argument("--device", default="auto")
 
@@ -606,6 +622,8 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--listen", action="store_true", help="also start the always-on listener stage")
     sub.add_parser("down", help="stop the pipeline")
     sub.add_parser("status", help="each stage: process, ready, heartbeat age, requests served, last error")
+    ct = sub.add_parser("ctl", help="supervisorctl for the running pipeline, e.g. `pippin ctl restart planner`")
+    ct.add_argument("args", nargs=argparse.REMAINDER)
     sub.add_parser("keys", help="make the CurveZMQ key pairs")
     sub.add_parser("tools", help="list the 16 tools")
     d = sub.add_parser("demo", help="run the pipeline on the simulated Mac with a few requests")
@@ -627,8 +645,21 @@ def _planner_options(p: argparse.ArgumentParser) -> None:
                    "what it resolved)")
 
 
+def quiet_libraries(verbose: bool) -> None:
+    """Model libraries' logs and progress bars off unless -v: a command prints its answer and
+    its own progress. Set before those libraries are imported (they read these at import)."""
+    if verbose:
+        os.environ["PIPPIN_VERBOSE"] = "1"
+        return
+    os.environ.setdefault("TQDM_DISABLE", "1")  # transformers' and sentence-transformers' bars
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    quiet_libraries(args.verbose)
     return _COMMANDS[args.cmd](args)
 
 

@@ -74,6 +74,30 @@ class ModelError(RuntimeError):
     pass
 
 
+_LLAMA_LOG: object = None  # the installed callback; llama.cpp keeps only a pointer to it
+
+
+def quiet_llama() -> None:
+    """llama.cpp's own log lines (adapter buffer fallbacks, grammar dumps) off, unless
+    PIPPIN_VERBOSE is set (`pippin -v`). llama-cpp-python's `verbose=False` still lets its
+    error-level lines through; failures reach the user as exceptions anyway."""
+    global _LLAMA_LOG
+    if os.environ.get("PIPPIN_VERBOSE") or _LLAMA_LOG is not None:
+        return
+    import ctypes
+
+    import llama_cpp
+
+    @llama_cpp.llama_log_callback
+    def drop(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+        return None
+
+    import llama_cpp._logger  # installs its own callback on import; ours must come after
+
+    llama_cpp.llama_log_set(drop, ctypes.c_void_p(0))
+    _LLAMA_LOG = drop
+
+
 def sha256_of(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

@@ -472,3 +472,10 @@ def test_pippin_status_cli(pipe: Pipeline) -> None:
     lines = {line.split()[0]: line for line in out.stdout.splitlines()[1:]}
     for stage in STAGES:
         assert "RUNNING" in lines[stage] and " yes " in lines[stage], out.stdout
+
+
+def test_pippin_ctl_is_supervisorctl_for_the_running_pipeline(pipe: Pipeline) -> None:
+    out = subprocess.run([sys.executable, "-m", "pippin.cli", "ctl", "status", "planner"], capture_output=True,
+                         text=True, timeout=60,
+                         env={**os.environ, "PIPPIN_CONFIG": str(pipe.config_path), "PIPPIN_RUN": str(pipe.run_dir)})
+    assert out.returncode == 0 and "RUNNING" in out.stdout, (out.stdout, out.stderr)

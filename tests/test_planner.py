@@ -214,3 +214,20 @@ def test_stop_strings_are_held_back_until_they_are_known() -> None:
     t = TextStream(["###"])
     assert t.add(b"a #") == "a " and t.add(b"b") == "#b"
     assert t.add("é".encode()[:1]) == "" and t.add("é".encode()[1:]) == "é"  # a character split over tokens
+
+
+@pytest.mark.llm
+def test_pippin_plan_prints_only_its_answer_unless_verbose() -> None:
+    """The shipped adapter makes llama.cpp log buffer fallbacks while it loads: not shown
+    without -v, shown with it."""
+    import subprocess
+    import sys
+
+    def run(*flags: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "pippin.cli", *flags, "plan", "text Sid that I'm late"],
+                              capture_output=True, text=True, timeout=300, check=True)
+
+    quiet = run()
+    assert "llama" not in quiet.stderr and "Loading" not in quiet.stderr, quiet.stderr[-500:]
+    assert "join()" in quiet.stdout
+    assert "llama_adapter" in run("-v").stderr

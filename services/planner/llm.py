@@ -108,6 +108,7 @@ class LlmPlanner:
     def __init__(self, settings: PlannerSettings | None = None) -> None:
         from llama_cpp import Llama, LlamaGrammar
 
+        models.quiet_llama()
         self.settings = s = settings or PlannerSettings()
         if s.template not in TEMPLATES:
             raise ValueError(f"unknown prompt template {s.template!r}; choose one of {TEMPLATES}")
