@@ -125,10 +125,11 @@ class Sample:
     intents: list[str]
     style: str
     parts: list[tuple[str, list[str]]] = field(default_factory=list)  # each intent's words and tools
+    inventory: dict[str, list[str]] = field(default_factory=dict)  # the Mac's names, for grounding
 
     def to_json(self) -> dict[str, Any]:
         return {"query": self.query, "plan": self.plan, "now": self.now, "tools": self.tools,
-                "intents": self.intents, "style": self.style}
+                "intents": self.intents, "style": self.style, "inventory": self.inventory}
 
 
 @dataclass
@@ -196,15 +197,19 @@ class Generator:
         self.last = [n for n in LAST if n.casefold() not in banned] + extra_last
         self.notes = [n for n in NOTES if n.casefold() not in banned]
         self.banned = banned
+        self.mentioned: dict[str, list[str]] = {"contacts": [], "notes": []}
 
     # ---- slots ---------------------------------------------------------------------------
     def person(self) -> str:
         r = self.rng.random()
         if r < 0.4:
-            return self.rng.choice(self.first)
-        if r < 0.9:
-            return f"{self.rng.choice(self.first)} {self.rng.choice(self.last)}"
-        return self.rng.choice(RELATIONS)
+            name = self.rng.choice(self.first)
+        elif r < 0.9:
+            name = f"{self.rng.choice(self.first)} {self.rng.choice(self.last)}"
+        else:
+            name = self.rng.choice(RELATIONS)
+        self.mentioned["contacts"].append(name.removeprefix("my ").capitalize() if name in RELATIONS else name)
+        return name
 
     def file(self) -> str:
         """A document's name as people say it: a fixed one, or qualifier(s) + a kind."""
@@ -221,11 +226,14 @@ class Generator:
     def note_name(self) -> str:
         rng = self.rng
         if rng.random() < 0.4:
-            return rng.choice(self.notes)
-        while True:
-            name = f"{rng.choice(NOTE_TOPICS)} {rng.choice(NOTE_KINDS)}".capitalize()
-            if name.casefold() not in self.banned:
-                return name
+            name = rng.choice(self.notes)
+        else:
+            while True:
+                name = f"{rng.choice(NOTE_TOPICS)} {rng.choice(NOTE_KINDS)}".capitalize()
+                if name.casefold() not in self.banned:
+                    break
+        self.mentioned["notes"].append(name)
+        return name
 
     def place(self) -> str:
         rng = self.rng
@@ -624,6 +632,7 @@ class Generator:
     # ---- samples -------------------------------------------------------------------------
     def sample(self) -> Sample:
         rng = self.rng
+        self.mentioned = {"contacts": [], "notes": []}
         self.now = dt.datetime(2027, 1, 1) + dt.timedelta(days=rng.randint(0, 700), hours=rng.randint(7, 20),
                                                            minutes=rng.choice([0, 15, 30, 45]))
         if rng.random() < 0.07:
@@ -635,7 +644,12 @@ class Generator:
         plan = self.render(intents)
         tools = sorted({s.tool for i in intents for s in i.steps})
         parts = [(i.text, sorted({s.tool for s in i.steps})) for i in intents]
-        return Sample(text, plan, self.now.strftime(DATETIME_FORMAT), tools, [i.name for i in intents], style, parts)
+        # The Mac this request is asked on, for grounding: the kinds' names the generator draws
+        # from, and the people and notes it mentioned (as their contacts and notes).
+        inventory = {"calendars": CALENDARS, "reminder_lists": LISTS, "note_folders": FOLDERS,
+                     "notes": sorted(set(self.mentioned["notes"])), "contacts": sorted(set(self.mentioned["contacts"]))}
+        return Sample(text, plan, self.now.strftime(DATETIME_FORMAT), tools, [i.name for i in intents], style, parts,
+                      inventory)
 
     @staticmethod
     def render(intents: list[Intent]) -> str:

@@ -76,6 +76,16 @@ def prompt_builder(settings: TrainSettings) -> PromptFn:
         raise ValueError(f"unknown prompt style {settings.prompt_style!r}; choose one of {PROMPT_STYLES}")
     if settings.prompt_style == "short":
         return lambda sample: build_short_prompt(sample["query"], sample["now"]).render("chatml")
+    if settings.prompt_style == "grounded":
+        from services.planner.grounding import Inventory, ground
+
+        def grounded(sample: dict[str, Any]) -> str:
+            # The same grounding the planner runs, misses included, on the sample's own Mac.
+            inventory = Inventory(**{k: tuple(v) for k, v in sample.get("inventory", {}).items()})
+            found = ground(sample["query"], sample["now"], inventory).prompt_block()
+            return build_short_prompt(sample["query"], sample["now"], found=found).render("chatml")
+
+        return grounded
     if settings.retrieval:
         from services.retrieval.retriever import Retriever
 

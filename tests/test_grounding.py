@@ -86,6 +86,8 @@ def test_calendars_lists_and_folders_come_from_the_mac_only_when_named(inventory
     g = ground("Set up a Zoom call with Sid on Wednesday at 11 and put it on my Work calendar", NOW, inventory)
     assert g.calendars == ("Work",) and g.offers().calendars == ("Work",)
     assert g.offers().reminder_lists == ("",) and g.offers().note_folders == ("",)
+    two = ground("put the retro on my Work calendar friday at 4 and lunch saturday at noon", NOW, inventory)
+    assert two.offers().calendars == ("Work", "")  # more events than calendars named
     g = ground("make a note called Espresso in my work folder saying try the new place", NOW, inventory)
     assert g.note_folders == ("Work",)
     assert ground("add oat milk to the groceries list", NOW, inventory).reminder_lists == ("Groceries",)
@@ -107,6 +109,8 @@ def test_priority_in_words(inventory: Inventory) -> None:
     assert ground("remind me to pay rent, it's urgent", NOW, inventory).offers().priorities == (1,)
     assert ground("low priority reminder to sort the photos", NOW, inventory).offers().priorities == (9,)
     assert ground("remind me to pay rent", NOW, inventory).offers().priorities == (0,)
+    both = ground("remind me to pay rent, it's urgent, and remind me to water the plants", NOW, inventory)
+    assert both.offers().priorities == (1, 0)
 
 
 def test_all_day_goes_only_with_a_days_midnight_and_ends_with_stated_lengths(inventory: Inventory) -> None:
@@ -115,9 +119,10 @@ def test_all_day_goes_only_with_a_days_midnight_and_ends_with_stated_lengths(inv
     assert offers.reminder_dues is not None
     for due, all_day in offers.reminder_dues:
         assert all_day == due.endswith("00:00:00") if due else not all_day
-    assert offers.starts is not None
-    assert offers.starts["2026-11-30 10:00:00"] == ("2026-11-30 10:30:00",)
-    assert offers.durations == (30,)
+    assert offers.starts is not None  # two times, one length said: the other keeps the default hour
+    assert offers.starts["2026-11-30 10:00:00"] == ("2026-11-30 10:30:00", "2026-11-30 11:00:00")
+    one = ground("set up a 45 minute zoom with sid on thursday at 2pm", NOW, inventory).offers()
+    assert one.durations == (45,) and one.starts == {"2026-11-26 14:00:00": ("2026-11-26 14:45:00",)}
     no_length = ground("meeting tomorrow at 2", NOW, inventory).offers()
     assert no_length.starts == {"2026-11-24 14:00:00": ("2026-11-24 15:00:00",)} and no_length.durations == (60,)
 

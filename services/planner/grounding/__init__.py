@@ -77,6 +77,7 @@ class Grounding:
     notes: tuple[tuple[str, str], ...] = ()  # (as said, the note's name)
     people: tuple[tuple[str, str], ...] = ()  # (as heard, the contact's name)
     priority: int | None = None  # said in words: 1 high, 5 medium, 9 low
+    query: str = ""
 
     def offers(self) -> Offers:
         t = self.times
@@ -84,7 +85,10 @@ class Grounding:
         dues: tuple[tuple[str, bool], ...] | None = None
         durations: tuple[int, ...] | None = None
         if t.moments:
-            stated = tuple(dict.fromkeys(d.minutes for d in t.durations)) or (DEFAULT_MINUTES,)
+            stated = tuple(dict.fromkeys(d.minutes for d in t.durations))
+            # More moments than lengths said: some meeting keeps the default hour.
+            if len([m for m in t.moments if not m.all_day and not m.end]) > len(stated):
+                stated = (*stated, DEFAULT_MINUTES)
             starts = {}
             due_list: list[tuple[str, bool]] = []
             for m in t.moments:
@@ -97,12 +101,22 @@ class Grounding:
             durations = tuple(dict.fromkeys([*stated, *spans]))
         elif t.durations:
             durations = tuple(dict.fromkeys(d.minutes for d in t.durations))
-        def names(found: tuple[str, ...] | None) -> tuple[str, ...] | None:
-            return None if found is None else found or ("",)  # "" unless the user names one
+        reminders = len(REMINDER_WORDS.findall(self.query))
+        events = len([m for m in t.moments if not m.all_day])
 
-        return Offers(starts=starts, reminder_dues=dues, durations=durations, calendars=names(self.calendars),
-                      reminder_lists=names(self.reminder_lists), note_folders=names(self.note_folders),
-                      priorities=(self.priority,) if self.priority is not None else (0,))
+        def names(found: tuple[str, ...] | None, intents: int) -> tuple[str, ...] | None:
+            """"" unless the user names one; "" too when the request has more intents of that
+            kind than names ("on my Work calendar ... and lunch friday at noon")."""
+            if found is None:
+                return None
+            return (*found, "") if not found or intents > len(found) else found
+
+        priorities = (0,) if self.priority is None else (self.priority, 0) if reminders > 1 else (self.priority,)
+        return Offers(starts=starts, reminder_dues=dues, durations=durations,
+                      calendars=names(self.calendars, events),
+                      reminder_lists=names(self.reminder_lists, reminders),
+                      note_folders=names(self.note_folders, len(NOTE_WORDS.findall(self.query))),
+                      priorities=priorities)
 
     def prompt_block(self) -> str:
         """The found values, one compact line each, for the prompt ("" when nothing was found)."""
@@ -141,6 +155,8 @@ def _named(query: str, names: Sequence[str], kind_words: str) -> tuple[str, ...]
     return tuple(out)
 
 
+REMINDER_WORDS = re.compile(r"\b(remind|reminder|reminders|don'?t let me forget)\b", re.I)
+NOTE_WORDS = re.compile(r"\bnotes?\b", re.I)
 PRIORITY_WORDS = ((re.compile(r"\b(low[ -]priority|not urgent|low importance)\b", re.I), 9),
                   (re.compile(r"\b(medium[ -]priority|normal priority|moderately important)\b", re.I), 5),
                   (re.compile(r"\b(urgent|urgently|important|high[ -]priority|asap|top priority)\b", re.I), 1))
@@ -222,7 +238,7 @@ def ground(query: str, now: str | dt.datetime, inventory: Inventory | None = Non
                      note_folders=_named(query, inv.note_folders, "folder"),
                      notes=match_notes(query, inv.notes),
                      people=match_people(query, inv.contacts),
-                     priority=_priority(query))
+                     priority=_priority(query), query=query)
 
 
 __all__ = ["Grounding", "Inventory", "Moment", "Offers", "Times", "ground"]

@@ -52,6 +52,7 @@ PARTS_OF_DAY = re.compile(r"^(this |in the )?(morning|afternoon|evening|night|to
 FILLERS = re.compile(r"\b(um+|uh+|er+|hmm+)\b,?\s*|(?<=\bat )like\s+", re.I)
 ORDINAL_DAY = re.compile(r"\b(on )?the (\d{1,2})(st|nd|rd|th)\b", re.I)
 SPELLED = ((re.compile(r"\ban hour and a half\b", re.I), "90 minutes"),
+           (re.compile(r"(?<![\d:])1:1(?![\d:])"), "one-on-one"),  # a meeting, not a clock time
            (re.compile(r"\bone and a half hours\b", re.I), "90 minutes"))
 
 
