@@ -13,6 +13,7 @@ from services.planner.grammar import plan_grammar
 from services.planner.grounding import Grounding, Inventory, ground
 from services.planner.grounding.times import find_times, notation, read_cases
 from shared.plan import parse_plan
+from shared.validate import validate_plan
 
 DATA = Path(__file__).parent / "data"
 NOW = "2026-11-23 09:30:00"  # a Monday
@@ -152,17 +153,24 @@ def test_a_model_under_the_grounded_grammar_writes_only_grounded_values(inventor
     cases = [("remind me tomorrow at 9 to call the bank", ("create_reminder",)),
              ("remind me friday to renew my passport", ("create_reminder",)),
              ("set up a 45 minute zoom on thursday at 2pm", ("get_zoom_meeting_link",)),
-             ("put lunch with Sid on my Work calendar tomorrow at noon", ("create_calendar_event",))]
+             ("put lunch with Sid on my Work calendar tomorrow at noon", ("create_calendar_event",)),
+             # Nothing or only a length grounded: any date, and still a valid plan.
+             ("block some time for deep work on my calendar", ("create_calendar_event",)),
+             ("a ten minute zoom with the team", ("get_zoom_meeting_link",))]
     for text, tools in cases:
         offers = ground(text, NOW, inventory).offers()
-        plan = parse_plan("".join(planner.stream(PlanRequest(text, NOW, tools))))
+        written = "".join(planner.stream(PlanRequest(text, NOW, tools)))
+        assert validate_plan(written).ok, (text, written)
+        plan = parse_plan(written)
         for call in plan:
             if call.tool == "create_reminder":
                 assert offers.reminder_dues and (call.args[1], call.args[5]) in offers.reminder_dues, text
-            if call.tool == "get_zoom_meeting_link":
-                assert offers.starts and call.args[1] in offers.starts and call.args[2] in (offers.durations or ())
-            if call.tool == "create_calendar_event":
-                assert offers.starts and call.args[2] in offers.starts[call.args[1]]
+            if call.tool == "get_zoom_meeting_link" and offers.starts:
+                assert call.args[1] in offers.starts and call.args[2] in (offers.durations or ())
+            if call.tool == "get_zoom_meeting_link" and offers.durations:
+                assert call.args[2] in offers.durations
+            if call.tool == "create_calendar_event" and offers.starts:
+                assert call.args[2] in offers.starts[call.args[1]]
                 assert call.args[6] == "Work"
 
 

@@ -102,3 +102,18 @@ def test_an_adapter_trained_on_the_short_prompt_is_served_with_it(tmp_path) -> N
     assert "".join(planner.stream(request)).strip() == SAMPLE["plan"]
     base = LlmPlanner(PlannerSettings(model="smollm2-135m", lora_path="", max_tokens=80))
     assert base.settings.prompt_style == "full" and "Tools:" in base.prompt_text(request)
+
+
+def test_the_grounded_prompt_carries_what_grounding_found_on_the_samples_own_mac() -> None:
+    from pippin.datagen import generate
+    from pippin.train import TrainSettings, prompt_builder
+
+    build = prompt_builder(TrainSettings(prompt_style="grounded"))
+    samples = [s.to_json() for s in generate(60, seed=3)]
+    assert all(set(s["inventory"]) == {"calendars", "reminder_lists", "note_folders", "notes", "contacts"}
+               for s in samples)
+    timed = next(s for s in samples if "create_reminder" in s["plan"] and ":00:00\"" in s["plan"])
+    prompt = build(timed)
+    assert "\nFound: " in prompt and prompt.index("Found: ") < prompt.index("Request: ")
+    plain = build({"query": "open my resume", "now": "2027-02-02 10:00:00", "plan": "", "inventory": {}})
+    assert "Found:" not in plain

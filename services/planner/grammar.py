@@ -85,8 +85,9 @@ def _grounded_rules(offers: Offers) -> list[str]:
         rules.append("g-start-end ::= (" + " | ".join(pairs) + ")")
         rules.append(f"g-start ::= {_quoted(list(offers.starts))}")
     else:
-        rules.append('g-start-end ::= "\"" date "\", \"" date "\""')
-        rules.append('g-start ::= "\"" date "\""')
+        quote, between = _lit('"'), _lit('", "')
+        rules.append(f"g-start-end ::= {quote} date {between} date {quote}")
+        rules.append(f"g-start ::= {quote} date {quote}")
     if offers.durations is not None:
         rules.append("g-duration ::= (" + " | ".join(_lit(str(d)) for d in offers.durations) + ")")
     else:
