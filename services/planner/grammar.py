@@ -95,22 +95,15 @@ def _grounded_rules(offers: Offers) -> list[str]:
     return rules
 
 
+# Parameters whose values grounding decides, and the shared rule each takes them from.
+GROUNDED_RULES = {"calendar": "g-calendar", "list_name": "g-list", "folder": "g-folder", "priority": "g-priority",
+                  "duration": "g-duration", "start_time": "g-start"}
+
+
 def _grounded_args(tool: catalog.Tool, k: int, offers: Offers) -> str:
     """A tool's argument list where grounding decides some of them."""
     def rule(p: Param) -> str:
-        if p.name == "calendar":
-            return "g-calendar"
-        if p.name == "list_name":
-            return "g-list"
-        if p.name == "folder":
-            return "g-folder"
-        if p.name == "priority":
-            return "g-priority"
-        if p.name == "duration":
-            return "g-duration"
-        if p.name == "start_time":
-            return "g-start"
-        return _param_rule(p, k)
+        return GROUNDED_RULES.get(p.name) or _param_rule(p, k)
 
     if tool.name == "create_calendar_event":
         parts = [rule(tool.params[0]), "g-start-end", *(rule(p) for p in tool.params[3:])]
