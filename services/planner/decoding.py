@@ -22,11 +22,14 @@ from __future__ import annotations
 import codecs
 import ctypes
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+GRAMMARS_KEPT = 8  # compiled grammars kept for reuse (the static ones come back often)
 
 
 @dataclass
@@ -113,13 +116,18 @@ class PlanDecoder:
         self.ngram_min = ngram_min
         self._vocab = llm._model.vocab
         self._is_eog = llama_cpp.llama_vocab_is_eog
-        self._grammars: dict[str, GrammarCheck] = {}
+        # Grounded grammars differ from request to request: keep the few most recent (each
+        # holds a vocabulary-sized array), not one per request for the life of the stage.
+        self._grammars: OrderedDict[str, GrammarCheck] = OrderedDict()
         self._unverified = 0
         self.last = DecodeStats()
 
     def _grammar(self, text: str) -> GrammarCheck:
         if text not in self._grammars:
             self._grammars[text] = GrammarCheck(self.llm, text)
+            while len(self._grammars) > GRAMMARS_KEPT:
+                self._grammars.popitem(last=False)
+        self._grammars.move_to_end(text)
         check = self._grammars[text]
         check.reset()
         return check

@@ -226,7 +226,9 @@ class LlmPlanner:
         if not self.settings.prefix_reuse or not self._busy.acquire(blocking=False):
             return 0
         try:
-            text = self.prompt_text(request, self.ground(request))
+            # Only a prompt with grounding's block needs grounding while the user speaks.
+            grounding = self.ground(request) if self.settings.prompt_style == "grounded" else None
+            text = self.prompt_text(request, grounding)
             marker = f"Request: {request.query}"
             text = text[: text.rindex(marker) + len(marker)].rstrip()
             tokens = self._llm.tokenize(text.encode(), add_bos=False, special=True)[:-1]  # the last may still merge
