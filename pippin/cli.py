@@ -284,13 +284,12 @@ def cmd_train_retriever(args: argparse.Namespace) -> int:
 
 @command("gen-data")
 def cmd_gen_data(args: argparse.Namespace) -> int:
-    from pippin.datagen import eval_queries, generate, overlap, write_jsonl
+    from pippin.datagen import eval_queries, generate, report, write_jsonl
 
     evals = eval_queries()
     samples = generate(args.n, args.seed, exclude=evals)
     write_jsonl(samples, Path(args.out))
-    report = {"samples": len(samples), "seed": args.seed, "out": args.out, "overlap_with_eval": overlap(samples, evals)}
-    print(json.dumps(report))
+    print(json.dumps({"seed": args.seed, "out": args.out, **report(samples, evals)}, indent=1))
     return 0
 
 
@@ -433,7 +432,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     s = TrainSettings(base=args.base, data=args.data, out=args.out, seed=args.seed, epochs=args.epochs,
                       max_steps=args.max_steps, batch_size=args.batch_size, grad_accum=args.grad_accum, lr=args.lr,
                       rank=args.rank, alpha=args.alpha, max_len=args.max_len, retrieval=not args.no_retrieval,
-                      device=args.device, prompt_style=args.prompt, layers_from=args.layers_from)
+                      device=args.device, prompt_style=args.prompt, layers_from=args.layers_from, bf16=args.bf16,
+                      checkpoint_every=args.checkpoint_every, resume=args.resume,
+                      snapshots=tuple(int(n) for n in args.snapshots.split(",") if n.strip()))
     print(json.dumps(train(s), indent=1))
     return 0
 
@@ -616,6 +617,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "of resolved times and names")
     tn.add_argument("--layers-from", type=int, default=0, help="adapt only layers from this one up (0: all)")
     tn.add_argument("--device", default="auto")
+    tn.add_argument("--bf16", default="auto", choices=["auto", "on", "off"],
+                    help="bf16 autocast (auto: where the CPU has AMX or AVX512-BF16, or on a GPU)")
+    tn.add_argument("--checkpoint-every", type=int, default=20, help="steps between checkpoints in OUT (0: none)")
+    tn.add_argument("--resume", action="store_true", help="go on from OUT/checkpoint.pt (same data and settings)")
+    tn.add_argument("--snapshots", default="", help="export an adapter to OUT/curve/N after N samples seen, "
+                    "for the learning curve (comma-separated, e.g. 1000,2000,4000)")
 
     u = sub.add_parser("up", help="start the pipeline under supervisord and wait until every stage is ready")
     u.add_argument("--timeout", type=float, default=600)

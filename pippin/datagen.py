@@ -1,11 +1,16 @@
 """Training data: requests with reference plans, made from a seed by Pippin's own code.
 
-Each sample is one to three intents (text someone, email a file, add an event, remind,
-notes, maps, Zoom, summaries, lookups) or a request no tool serves, phrased in one of
-several styles (imperative, polite, spoken with fillers and self-corrections, indirect),
-asked at a random moment so relative dates must be resolved. People, files, notes and
-places are synthetic, never the evaluation world's, so a model learns the skill, not the
-names. Every plan passes the validator; the eval queries never appear (see overlap()).
+Each sample is one to five intents (text someone, email files, add an event, remind,
+notes, maps, Zoom, summaries flowing into notes, texts and emails, lookups) or a near-miss
+request no tool serves (timers, alarms, calling, reading mail, marking a reminder done),
+phrased in one of several styles (imperative, polite, indirect, spoken: lowercase without
+punctuation, fillers, self-corrections, dropped small words and homophones as a recognizer
+writes them), asked at a random moment so relative dates must be resolved. Each sample has
+its own address book: people are said by first name, full name, title or a sound-alike
+spelling, and plans name them as the Mac's contacts do (a name the Mac lacks stays as said).
+A person looked up once is not looked up again. People, files, notes and places are
+synthetic, never the evaluation world's, so a model learns the skill, not the names. Every
+plan passes the validator; the eval queries never appear (see overlap()).
 
 Plans follow the conventions of tests/shared/eval/README.md (lookups first, 60-minute
 meetings, all-day reminders, Zoom link as the event location, ...)."""
@@ -15,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +37,8 @@ FIRST = ["Alex", "Bianca", "Chen", "Dario", "Elif", "Farah", "Gideon", "Hiro", "
 LAST = ["Okafor", "Lindqvist", "Moreau", "Tanaka", "Rossi", "Novak", "Haddad", "Kowalski", "Fernandes", "Brandt",
         "Iyer", "Mensah", "Castillo", "Duarte", "Nakamura", "Sorensen", "Abbott", "Varga", "Quintero", "Whitfield",
         "Achebe", "Bergstrom", "Calloway", "Delacroix", "Esposito", "Fitzgerald", "Guerrero", "Holm"]
-RELATIONS = ["Dad", "Grandma", "my sister", "my brother", "my landlord", "my dentist"]
+RELATIONS = ["Dad", "Grandma", "my sister", "my brother", "my landlord", "my dentist", "Mom", "Grandpa", "my boss"]
+TITLES = [("dr", "Dr."), ("doctor", "Dr."), ("professor", "Prof."), ("coach", "Coach")]
 FILES = ["budget spreadsheet", "onboarding checklist", "grant proposal", "floor plan", "tax return",
          "travel itinerary", "pitch deck", "rental agreement", "design spec", "incident report", "syllabus",
          "insurance policy", "project timeline", "research paper", "invoice from March", "wedding photos",
@@ -62,10 +69,26 @@ TASKS = ["pay rent", "water the plants", "renew my passport", "buy milk", "call 
          "pick up dry cleaning", "submit the expense report", "back up my laptop", "order a birthday cake",
          "return the library books", "schedule a haircut"]
 SUBJECTS = ["the offsite", "next week's launch", "the hiring plan", "our trip", "the contract", "the new logo"]
-DECLINES = ["what's the weather like tomorrow", "play some jazz", "call {p}", "what's on my calendar today",
+# Requests no tool serves. Many are near misses of what the tools do (a reminder marked done,
+# not made; a call, not a text; mail read, not written), so the model learns the edge.
+DECLINES = ["what's the weather like {day}", "play some jazz", "call {p}", "what's on my calendar {day}",
             "delete the {f}", "how tall is mount everest", "turn off the lights", "read me my last email",
-            "what time is it in tokyo", "set an alarm for 6am", "who won the game last night",
-            "translate good morning into french", "delete my reminders", "what meetings do I have friday"]
+            "what time is it in tokyo", "set an alarm for {t}", "who won the game last night",
+            "translate good morning into french", "delete my reminders", "what meetings do I have {day}",
+            "mark the reminder to {task} as done", "check off {task} on my list", "i already did the {task} reminder, "
+            "complete it", "set a timer for {n} minutes", "start a {n} minute timer", "wake me up {day} at {t}",
+            "turn on do not disturb", "silence my phone until {t}", "read me my new emails", "what's in my inbox",
+            "did {p} email me back", "any new texts from {p}", "facetime {p}", "ring {p}", "give {p} a call",
+            "call {p} {day} at {t}", "cancel my {event} {day}", "move my {event} to {day}",
+            "delete the {note} note", "remove {p} from my contacts", "what's {p}'s birthday",
+            "how long will it take to drive to work", "order an uber to {place}", "book a table for two {day}",
+            "turn up the volume", "take a screenshot", "what's the capital of peru", "empty the trash",
+            "unsubscribe me from this newsletter", "pay {p} back twenty dollars", "snooze my {t} alarm",
+            "what did {p} text me", "clear my schedule {day}", "show me my reminders", "search my email for {f}"]
+HOMOPHONES = {"to": "two", "for": "four", "two": "to", "right": "write", "their": "there", "there": "their",
+              "by": "buy", "know": "no", "new": "knew", "here": "hear", "week": "weak", "meet": "meat"}
+SMALL_WORDS = {"the", "a", "to", "my", "at", "on"}
+CORRECTIONS = ["no sorry", "no wait", "i mean", "actually", "sorry i meant", "no no"]
 # Compositional slots: a fixed list alone teaches the words, not the kind ("the Q1 report"
 # is a file but "the Q3 report" was not); qualifier + kind makes file and note names the
 # classifier has never seen.
@@ -144,12 +167,37 @@ def ordinal(n: int) -> str:
     return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
-def clock_phrase(rng: random.Random, hour: int, minute: int) -> str:
-    if (hour, minute) == (12, 0):
+NUMBER_WORDS = ["twelve", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven"]
+MINUTE_WORDS = {15: "fifteen", 30: "thirty", 45: "forty five", 5: "oh five", 10: "ten", 20: "twenty", 40: "forty"}
+
+
+def bare_hour_reads(hour: int) -> bool:
+    """Whether a clock time said without am or pm reads as `hour` (grounding's rule: 7-11 in
+    the morning, 12 noon, 1-6 in the afternoon or evening)."""
+    return 7 <= hour <= 18
+
+
+def clock_phrase(rng: random.Random, hour: int, minute: int, words: bool = True) -> str:
+    """A clock time as people say or type it: "3pm", "3:30 pm", "3" (where no am/pm reads
+    right), "three thirty", "half past three", "quarter to four", "noon"."""
+    if (hour, minute) == (12, 0) and rng.random() < 0.6:
         return "noon"
     h12, suffix = hour % 12 or 12, "am" if hour < 12 else "pm"
     clock = f"{h12}" if minute == 0 else f"{h12}:{minute:02d}"
-    return rng.choice([f"{clock}{suffix}", f"{clock} {suffix}"])
+    forms = [f"{clock}{suffix}", f"{clock} {suffix}"]
+    if bare_hour_reads(hour):
+        forms += [clock]
+        if words:
+            word = NUMBER_WORDS[h12 % 12]
+            spoken = {0: f"{word} o'clock", 30: f"half past {word}", 15: f"quarter past {word}",
+                      45: f"quarter to {NUMBER_WORDS[(h12 + 1) % 12]}"}
+            forms += [spoken.get(minute, f"{word} {MINUTE_WORDS.get(minute, '')}")]
+            if minute in MINUTE_WORDS and minute not in (15, 45):
+                forms += [f"{word} {MINUTE_WORDS[minute]}"]
+    elif words and minute in (0, 30):
+        part = "in the morning" if hour < 12 else ("in the evening" if hour >= 18 else "in the afternoon")
+        forms += [f"{NUMBER_WORDS[h12 % 12]}{' thirty' if minute else ''} {part}"]
+    return rng.choice(forms).strip()
 
 
 def world_names() -> set[str]:
@@ -198,18 +246,55 @@ class Generator:
         self.notes = [n for n in NOTES if n.casefold() not in banned]
         self.banned = banned
         self.mentioned: dict[str, list[str]] = {"contacts": [], "notes": []}
+        self.contact: dict[str, str] = {}  # a person as said -> the name the plan looks up
 
     # ---- slots ---------------------------------------------------------------------------
     def person(self) -> str:
-        r = self.rng.random()
+        """Someone as a user says them: first name, full name, a relation, a title and last
+        name, or a spelling that sounds the same (as a recognizer may write it). The plan
+        looks them up by their contact's name (`self.contact`); a few are not on the Mac,
+        and the plan keeps the words said. Later intents often name someone said before."""
+        rng = self.rng
+        if self.contact and rng.random() < 0.2:
+            return rng.choice(list(self.contact))
+        firsts = {c.split()[0].casefold() for c in self.contact.values()}
+        first = rng.choice([f for f in self.first if f.casefold() not in firsts] or self.first)
+        last = rng.choice(self.last)
+        full = f"{first} {last}"
+        r = rng.random()
+        contact: str | None = full
         if r < 0.4:
-            name = self.rng.choice(self.first)
+            said = first
+        elif r < 0.76:
+            said = full
+        elif r < 0.85:
+            said = rng.choice(RELATIONS)
+            contact = said.removeprefix("my ").capitalize()
         elif r < 0.9:
-            name = f"{self.rng.choice(self.first)} {self.rng.choice(self.last)}"
+            title, written = rng.choice(TITLES)
+            said, contact = f"{title} {last}", f"{written} {first} {last}"
+        elif r < 0.95:
+            said = self.sound_alike(first)
         else:
-            name = self.rng.choice(RELATIONS)
-        self.mentioned["contacts"].append(name.removeprefix("my ").capitalize() if name in RELATIONS else name)
-        return name
+            said, contact = rng.choice([first, full]), None
+        if said in self.contact:  # said the same way as someone already named: that person
+            return said
+        self.contact[said] = contact or said
+        if contact:
+            self.mentioned["contacts"].append(contact)
+        return said
+
+    def sound_alike(self, name: str) -> str:
+        """A spelling of `name` that sounds the same (metaphone), or the name itself."""
+        import jellyfish
+
+        swaps = [("ph", "f"), ("f", "ph"), ("c", "k"), ("k", "c"), ("y", "i"), ("i", "y"), ("ee", "i"), ("z", "s"),
+                 ("s", "z"), ("ll", "l"), ("nn", "n"), ("tt", "t"), ("d", "t"), ("ie", "y"), ("a", "e"), ("o", "u")]
+        low = name.lower()
+        variants = [low.replace(a, b, 1) for a, b in swaps if a in low[1:]]
+        sound = jellyfish.metaphone(low)
+        good = [v for v in variants if v != low and v[0] == low[0] and jellyfish.metaphone(v) == sound]
+        return self.rng.choice(good) if good else name
 
     def file(self) -> str:
         """A document's name as people say it: a fixed one, or qualifier(s) + a kind."""
@@ -281,31 +366,65 @@ class Generator:
     def spoken_list(items: list[str]) -> str:
         return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
-    def when(self, need_time: bool = False, allow_none: bool = False) -> When:
+    def when(self, need_time: bool = False, allow_none: bool = False, relative: bool = False) -> When:
+        """A moment as said, resolved by the generator's own arithmetic (grounding must agree;
+        where it does not, the sample teaches the model to live with the miss). `relative`
+        allows "in two hours" (reminders, meetings soon)."""
         rng = self.rng
         if allow_none and rng.random() < 0.25:
             return When("", None, False)
+        today = self.now.date()
+        if relative and rng.random() < 0.15:
+            amount, unit, said = rng.choice([(1, "hours", "in an hour"), (30, "minutes", "in half an hour"),
+                                             (2, "hours", "in two hours"), (3, "hours", "in 3 hours"),
+                                             (20, "minutes", "in 20 minutes"), (45, "minutes", "in 45 minutes"),
+                                             (90, "minutes", "in an hour and a half"), (4, "hours", "in four hours")])
+            moment = self.now + dt.timedelta(**{unit: amount})
+            return When(said, moment, True, said)
         kind = rng.random()
-        if kind < 0.2:
-            day, phrase = self.now.date(), "today"
-        elif kind < 0.45:
-            day, phrase = self.now.date() + dt.timedelta(days=1), "tomorrow"
-        elif kind < 0.85:
+        if kind < 0.17:
+            day, phrase = today, "today"
+        elif kind < 0.37:
+            day, phrase = today + dt.timedelta(days=1), "tomorrow"
+        elif kind < 0.42:
+            day, phrase = today + dt.timedelta(days=2), "the day after tomorrow"
+        elif kind < 0.77:
             ahead = rng.randint(2, 7)
-            day = self.now.date() + dt.timedelta(days=ahead)
+            day = today + dt.timedelta(days=ahead)
             phrase = ("on " if rng.random() < 0.6 else "") + WEEKDAYS[day.weekday()]
             if ahead == 7:
                 phrase = "next " + WEEKDAYS[day.weekday()]
+            elif day.weekday() > today.weekday() and rng.random() < 0.3:  # later this week
+                phrase = "this " + WEEKDAYS[day.weekday()]
         else:
-            day = self.now.date() + dt.timedelta(days=rng.randint(8, 40))
+            day = today + dt.timedelta(days=rng.randint(8, 40))
             same_month = day.month == self.now.month
-            phrase = rng.choice([f"on {day:%B} {day.day}", f"on {day:%B} {ordinal(day.day)}",
+            phrase = rng.choice([f"on {day:%B} {day.day}", f"on {day:%B} {ordinal(day.day)}", f"{day:%b} {day.day}",
                                  f"on the {ordinal(day.day)}" if same_month else f"on {day:%B} {day.day}"])
+        # A part of the day alone, or with a clock time in it ("tomorrow morning at 8").
+        if phrase in ("today", "tomorrow") and rng.random() < 0.25:
+            part, hour = rng.choice([("morning", 9), ("afternoon", 15), ("evening", 18), ("night", 20)])
+            said = {"today": {"night": "tonight", "evening": "this evening", "morning": "this morning",
+                              "afternoon": "this afternoon"}[part], "tomorrow": f"tomorrow {part}"}[phrase]
+            if day == today and hour <= self.now.hour:  # a part of today already gone: say tomorrow's
+                day, said = today + dt.timedelta(days=1), f"tomorrow {part}"
+            if rng.random() < 0.5:
+                hours = {"morning": (7, 8, 10, 11), "afternoon": (13, 14, 16, 17), "evening": (18, 19),
+                         "night": (19, 20, 21, 22)}[part]
+                hour = rng.choice(hours)
+                minute = rng.choice([0, 0, 30])
+                h12 = hour % 12 or 12
+                said += f" at {h12}" + (f":{minute:02d}" if minute else "")
+                return When(said, dt.datetime.combine(day, dt.time(hour, minute)), True, said)
+            return When(said, dt.datetime.combine(day, dt.time(hour, 0)), True, said)
         if need_time or rng.random() < 0.6:
             hour = rng.choice([8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19])
             minute = rng.choice([0, 0, 0, 30, 15, 45])
             at = f"at {clock_phrase(rng, hour, minute)}"
             said = f"{phrase} {at}" if rng.random() < 0.7 else f"{at} {phrase}"
+            if rng.random() < 0.05:  # a day said, then corrected: the later one counts
+                wrong = rng.choice([d for d in WEEKDAYS if d not in phrase])
+                said = f"{wrong} {rng.choice(CORRECTIONS)} {said}"
             return When(said, dt.datetime.combine(day, dt.time(hour, minute)), True, phrase)
         return When(phrase, dt.datetime.combine(day, dt.time(0, 0)), False, phrase)
 
@@ -314,16 +433,37 @@ class Generator:
         rng = self.rng
         people = self.people()
         spoken, written = self.message()
-        if rng.random() < 0.12:  # a number spelled out: no lookup
-            number = f"+1415555{rng.randint(1000, 9999)}"
-            return Intent("sms_number", f"text {number} {spoken}", [Step("send_sms", [[number], written])])
-        who = self.spoken_list(people)
+        if rng.random() < 0.1:  # a number spelled out: no lookup
+            line = rng.randint(1000, 9999)
+            number = f"+1415555{line}"
+            said = rng.choice([number, f"+1 415 555 {line}", f"415-555-{line}", f"(415) 555-{line}"])
+            return Intent("sms_number", rng.choice([f"text {said} {spoken}", f"send a text to {said} saying {spoken}"]),
+                          [Step("send_sms", [[number], written])])
+        who = self.corrected(self.spoken_list(people))
         text = rng.choice([f"text {who} that {spoken}", f"send {who} a message saying {spoken}",
                            f"message {who}: {spoken}", f"let {who} know {spoken}", f"tell {who} {spoken}",
                            f"shoot {who} a text that {spoken}", f"sms {who} {spoken}"])
         steps = [Step("get_phone_number", [p]) for p in people]
         steps.append(Step("send_sms", [[Ref(i) for i in range(len(people))], written]))
         return Intent("sms", text, steps)
+
+    def corrected(self, who: str) -> str:
+        """Now and then someone else said first, then corrected ("ryan no sorry priya")."""
+        if self.rng.random() >= 0.05:
+            return who
+        said = {c.split()[0].casefold() for c in self.contact.values()}
+        wrong = self.rng.choice([f for f in self.first if f.casefold() not in said])
+        return f"{wrong} {self.rng.choice(CORRECTIONS)} {who}"
+
+    def files(self) -> list[str]:
+        """One file, sometimes two or three."""
+        n = self.rng.choices([1, 2, 3], [80, 16, 4])[0]
+        out: list[str] = []
+        while len(out) < n:
+            f = self.file()
+            if f not in out:
+                out.append(f)
+        return out
 
     def email(self) -> Intent:
         rng = self.rng
@@ -334,16 +474,18 @@ class Generator:
             return Intent("email_address", rng.choice([f"email {address} and ask them to {task}",
                                                        f"send an email to {address} asking them to {task}"]),
                           [Step("compose_new_email", [[address], [], task.capitalize(), f"Could you {task}?", []])])
-        people = self.people(2)
-        cc = [self.person()] if rng.random() < 0.25 else []
+        people = self.people(3)
+        cc = [self.person()] if rng.random() < 0.2 else []
         cc = [c for c in cc if c not in people]
-        file = self.file() if rng.random() < 0.6 else None
+        files = self.files() if rng.random() < 0.6 else []
         topic = rng.choice(SUBJECTS)
-        who = self.spoken_list(people)
-        if file:
-            text = rng.choice([f"email {who} the {file}", f"send the {file} to {who} by email",
-                               f"mail {who} the {file}", f"email the {file} to {who}"])
-            subject, body = file[0].upper() + file[1:], f"Here is the {file}."
+        who = self.corrected(self.spoken_list(people))
+        things = self.spoken_list([f"the {f}" for f in files]) if files else ""
+        if files:
+            text = rng.choice([f"email {who} {things}", f"send {things} to {who} by email",
+                               f"mail {who} {things}", f"email {things} to {who}", f"send {who} {things} by email"])
+            subject = files[0][0].upper() + files[0][1:]
+            body = f"Here {'is' if len(files) == 1 else 'are'} {things}."
         elif rng.random() < 0.5:
             text = rng.choice([f"email {who} about {topic}", f"send {who} an email about {topic}",
                                f"write an email to {who} about {topic}"])
@@ -355,16 +497,22 @@ class Generator:
                 (f"email {who} and ask them to {task}", task.capitalize(), f"Could you {task}?"),
                 (f"email {who} that {spoken}", written.rstrip(".!?"), written),
                 (f"let {who} know by email that {spoken}", written.rstrip(".!?"), written)])
+        separate = len(people) > 1 and not cc and rng.random() < 0.25
+        if separate:  # one email per person (the conventions' "separately")
+            text += rng.choice([" separately", " in separate emails", ", one email each", " individually"])
         if cc:
-            text += rng.choice([f" and cc {cc[0]}", f", cc {cc[0]}", f" with {cc[0]} in cc"])
+            text += rng.choice([f" and cc {cc[0]}", f", cc {cc[0]}", f" with {cc[0]} in cc", f" and copy {cc[0]}"])
         steps = [Step("get_email_address", [p]) for p in people + cc]
-        refs = list(range(len(steps)))
         attach: list[Any] = []
-        if file:
-            steps.append(Step("open_and_get_file_path", [file]))
-            attach = [Ref(len(steps) - 1)]
-        to = [Ref(i) for i in refs[: len(people)]]
-        ccs = [Ref(i) for i in refs[len(people):]]
+        for f in files:
+            steps.append(Step("open_and_get_file_path", [f]))
+            attach.append(Ref(len(steps) - 1))
+        if separate:
+            for i in range(len(people)):
+                steps.append(Step("compose_new_email", [[Ref(i)], [], subject, body, attach]))
+            return Intent("email", text, steps)
+        to = [Ref(i) for i in range(len(people))]
+        ccs = [Ref(i) for i in range(len(people), len(people) + len(cc))]
         steps.append(Step("compose_new_email", [to, ccs, subject, body, attach]))
         return Intent("email", text, steps)
 
@@ -469,6 +617,7 @@ class Generator:
         name = self.note_name()
         folder = rng.choice(FOLDERS) if rng.random() < 0.2 else ""
         infolder = f" in my {folder} folder" if folder else ""
+        where = f"the {folder} folder" if folder else "Notes"
         kind = rng.random()
         item = rng.choice(NOTE_ITEMS + TASKS)
         if kind < 0.35:
@@ -476,7 +625,7 @@ class Generator:
                                                      f"create a note {name}{infolder}: {item}",
                                                      f"start a new note named {name}{infolder} saying {item}",
                                                      f"new note {name}{infolder}: {item}",
-                                                     f"make a note in {folder or 'Notes'} called {name} with {item}",
+                                                     f"make a note in {where} called {name} with {item}",
                                                      f"save {item} in a new note called {name}{infolder}",
                                                      f"write down {item} in a new note {name}{infolder}"]),
                           [Step("create_note", [name, item, folder])])
@@ -491,8 +640,9 @@ class Generator:
                                                      f"jot down {item} in {name}{infolder}",
                                                      f"{item}, add that to {ref}{infolder}"]),
                           [Step("append_note_content", [name, item, folder])])
-        steps = [Step("open_note", [name, folder])]
         chain = rng.random()
+        folder = folder if chain >= 0.5 else ""  # the texts and emails below do not say it
+        steps = [Step("open_note", [name, folder])]
         p = self.person()
         if chain < 0.25:
             text = rng.choice([f"text {p} what's on {ref}", f"send {ref} to {p} by text", f"text {ref} to {p}",
@@ -511,6 +661,12 @@ class Generator:
     def maps(self) -> Intent:
         rng = self.rng
         place = self.place()
+        if rng.random() < 0.08:  # a map link sent to someone
+            p = self.person()
+            return Intent("map", rng.choice([f"text {p} a map link for {place}", f"send {p} a map of {place} by text",
+                                             f"find {place} on the map and text {p} the link"]),
+                          [Step("maps_open_location", [place]), Step("get_phone_number", [p]),
+                           Step("send_sms", [[Ref(1)], Ref(0, "{}")])])
         if rng.random() < 0.4:
             return Intent("map", rng.choice([f"show me {place} on the map", f"where is {place}",
                                              f"show me where {place} is",
@@ -524,7 +680,12 @@ class Generator:
         how = f" {mode_word}" if mode_word else ""
         text = rng.choice([f"directions to {place}{frm}{how}", f"how do I get to {place}{frm}{how}",
                            f"show me the way to {place}{frm}{how}", f"navigate to {place}{frm}{how}"])
-        return Intent("directions", text, [Step("maps_show_directions", [start, place, mode])])
+        steps = [Step("maps_show_directions", [start, place, mode])]
+        if rng.random() < 0.15:  # the directions' link sent on
+            p = self.person()
+            text += rng.choice([f" and text the link to {p}", f" and send them to {p} by text"])
+            steps += [Step("get_phone_number", [p]), Step("send_sms", [[Ref(1)], Ref(0, "{}")])]
+        return Intent("directions", text, steps)
 
     def zoom(self) -> Intent:
         rng = self.rng
@@ -534,17 +695,25 @@ class Generator:
         start = w.moment.strftime(DATETIME_FORMAT)
         guests = self.people(2) if rng.random() < 0.6 else []
         with_ = f" with {self.spoken_list(guests)}" if guests else ""
+        minutes, before, after = rng.choice([(60, "", "")] * 5 + [
+            (30, "30 minute ", ""), (45, "45-minute ", ""), (30, "", " for half an hour"), (90, "", " for 90 minutes"),
+            (45, "", " for 45 minutes"), (15, "quick 15 minute ", ""), (60, "", " for an hour"),
+            (120, "", " for two hours")])
         steps = [Step("get_email_address", [g]) for g in guests]
-        steps.append(Step("get_zoom_meeting_link", [topic[0].upper() + topic[1:], start, 60,
+        steps.append(Step("get_zoom_meeting_link", [topic[0].upper() + topic[1:], start, minutes,
                                                     [Ref(i) for i in range(len(guests))]]))
         zoom = len(steps) - 1
-        text = rng.choice([f"set up a zoom {topic}{with_} {w.phrase}", f"create a zoom meeting for the {topic}"
-                           f"{with_} {w.phrase}", f"make a zoom link for {topic}{with_} {w.phrase}"])
+        text = rng.choice([f"set up a {before}zoom {topic}{with_} {w.phrase}{after}",
+                           f"create a {before}zoom meeting for the {topic}{with_} {w.phrase}{after}",
+                           f"make a zoom link for a {before}{topic}{with_} {w.phrase}{after}",
+                           f"schedule a {before}zoom call{with_} {w.phrase}{after} about the {topic}"])
         if rng.random() < 0.4:
-            text += rng.choice([" and put it on my calendar", " and add it to the calendar"])
-            end = (w.moment + dt.timedelta(minutes=60)).strftime(DATETIME_FORMAT)
+            cal = rng.choice(CALENDARS) if rng.random() < 0.3 else ""
+            text += rng.choice([f" and put it on my {cal} calendar", f" and add it to the {cal} calendar"] if cal else
+                               [" and put it on my calendar", " and add it to the calendar"])
+            end = (w.moment + dt.timedelta(minutes=minutes)).strftime(DATETIME_FORMAT)
             steps.append(Step("create_calendar_event", [topic[0].upper() + topic[1:], start, end, Ref(zoom), [], "",
-                                                        ""]))
+                                                        cal]))
         elif guests and rng.random() < 0.3:
             p = guests[0]
             text += rng.choice([f" and email {p} the link", f" and send {p} the link by email"])
@@ -559,22 +728,46 @@ class Generator:
 
     def pdf(self) -> Intent:
         rng = self.rng
-        doc = rng.choice(PDFS)
+        doc = rng.choice(PDFS) if rng.random() < 0.5 else self.file()
+        if rng.random() < 0.15:  # the file sent to someone, and its summary kept in a note
+            p = self.person()
+            name = self.note_name() if rng.random() < 0.7 else ""
+            called = f" called {name}" if name else ""
+            text = rng.choice([f"email the {doc} to {p} and keep its summary in a new note{called}",
+                               f"email {p} the {doc} and save a summary of it as a note{called}",
+                               f"mail {p} the {doc}, and write its gist into a new note{called}"])
+            title = name or f"{doc[0].upper() + doc[1:]} summary"
+            return Intent("summary", text, [
+                Step("get_email_address", [p]), Step("open_and_get_file_path", [doc]),
+                Step("compose_new_email", [[Ref(0)], [], doc[0].upper() + doc[1:], f"Here is the {doc}.", [Ref(1)]]),
+                Step("summarize_pdf", [Ref(1)]), Step("create_note", [title, Ref(3, "{}"), ""])])
         text = rng.choice([f"summarize the {doc}", f"give me a summary of the {doc} pdf",
-                           f"what does the {doc} say", f"tl;dr the {doc}"])
+                           f"what does the {doc} say", f"tl;dr the {doc}", f"sum up the {doc}"])
         steps = [Step("open_and_get_file_path", [doc]), Step("summarize_pdf", [Ref(0)])]
         then = rng.random()
         if then < 0.2:
             p = self.person()
-            text += rng.choice([f" and email the summary to {p}", f" and send {p} the summary"])
+            text += rng.choice([f" and email the summary to {p}", f" and send {p} the summary",
+                                f" and email it to {p}"])
             steps += [Step("get_email_address", [p]),
                       Step("compose_new_email", [[Ref(2)], [], f"Summary of the {doc}", Ref(1, "{}"), []])]
-        elif then < 0.4:
+        elif then < 0.35:
+            p = self.person()
+            text += rng.choice([f" and text the summary to {p}", f" and text it to {p}",
+                                f" and send {p} the gist by text"])
+            steps += [Step("get_phone_number", [p]), Step("send_sms", [[Ref(2)], Ref(1, "{}")])]
+        elif then < 0.55:
             name = self.note_name()
-            text = rng.choice([text + rng.choice([f" and save it in a note called {name}",
-                                                  f" and put the summary in a new note {name}"]),
-                               f"put a summary of the {doc} in a new note called {name}"])
-            steps.append(Step("create_note", [name, Ref(1, "{}"), ""]))
+            folder = rng.choice(FOLDERS) if rng.random() < 0.2 else ""
+            infolder = f" in my {folder} folder" if folder else ""
+            text = rng.choice([text + rng.choice([f" and save it in a note called {name}{infolder}",
+                                                  f" and put the summary in a new note {name}{infolder}"]),
+                               f"put a summary of the {doc} in a new note called {name}{infolder}"])
+            steps.append(Step("create_note", [name, Ref(1, "{}"), folder]))
+        elif then < 0.65:
+            name = self.note_name()
+            text += f" and add the summary to {self.note_ref(name)}"
+            steps.append(Step("append_note_content", [name, Ref(1, "{}"), ""]))
         return Intent("summary", text, steps)
 
     def open_file(self) -> Intent:
@@ -593,8 +786,13 @@ class Generator:
                                                   f"find {p}'s email address"]), [Step("get_email_address", [p])])
 
     def decline(self) -> Intent:
-        text = self.rng.choice(DECLINES).format(p=self.person(), f=self.file())
-        return Intent("decline", text, [])
+        rng = self.rng
+        hour = rng.choice([5, 6, 7, 8, 9, 10, 14, 15, 16, 17])
+        slots = {"p": self.person(), "f": self.file(), "task": self.task(), "n": rng.choice([5, 10, 15, 20, 25, 45]),
+                 "t": clock_phrase(rng, hour, rng.choice([0, 0, 30]), words=False),
+                 "day": rng.choice(["today", "tomorrow", "this weekend", "on friday", "next week", "tonight"]),
+                 "event": rng.choice(EVENTS), "note": self.note_name(), "place": self.place()}
+        return Intent("decline", rng.choice(DECLINES).format(**slots), [])
 
     INTENT_WEIGHTS: tuple[tuple[str, int], ...] = (
         ("sms", 14), ("email", 12), ("reply_or_forward", 5), ("event", 12), ("reminder", 12), ("note", 8),
@@ -608,8 +806,9 @@ class Generator:
     # ---- styles --------------------------------------------------------------------------
     def phrase(self, parts: list[str]) -> tuple[str, str]:
         rng = self.rng
-        style = rng.choice(["plain", "plain", "polite", "spoken", "indirect"])
-        joiners = [" and ", " and also ", ", then ", ". Also ", ", and ", " and then "]
+        style = rng.choice(["plain", "plain", "polite", "spoken", "spoken", "indirect", "lowercase"])
+        joiners = [" and ", " and also ", ", then ", ". Also ", ", and ", " and then ", ". ", " plus ",
+                   " and after that ", ", also "]
         text = parts[0]
         for p in parts[1:]:
             text += rng.choice(joiners) + p
@@ -617,60 +816,106 @@ class Generator:
             text = rng.choice(["could you ", "can you ", "please ", "would you mind, ", "hey Pippin, "]) + text
             text += rng.choice(["", "", " please", ", thanks", " thank you"])
         elif style == "spoken":
-            words = text.split(" ")
-            for _ in range(rng.randint(1, 2)):
-                at = rng.randrange(0, max(1, len(words)))
-                words.insert(at, rng.choice(FILLERS) + ("," if rng.random() < 0.5 else ""))
-            text = " ".join(words).lower().replace("?", "")
+            text = self.as_transcribed(text)
         elif style == "indirect":
-            text = rng.choice(["I need you to ", "I want to ", "I'd like you to ", "it would be great if you could "]) \
-                + text
-        if style != "spoken" and rng.random() < 0.5:
+            text = rng.choice(["I need you to ", "I want to ", "I'd like you to ", "it would be great if you could ",
+                               "I have to ", "go ahead and "]) + text
+        elif style == "lowercase":  # typed in a hurry
+            text = text.lower()
+        if style in ("plain", "polite", "indirect") and rng.random() < 0.5:
             text = text[0].upper() + text[1:]
         return text.strip(), style
+
+    def as_transcribed(self, text: str) -> str:
+        """Speech as a recognizer writes it: lowercase, most punctuation gone, fillers, and now
+        and then a small word dropped or a homophone (never beside a number, which grounding reads)."""
+        rng = self.rng
+        words = text.lower().split(" ")
+        for _ in range(rng.randint(0, 2)):
+            at = rng.randrange(0, max(1, len(words)))
+            words.insert(at, rng.choice(FILLERS) + ("," if rng.random() < 0.3 else ""))
+
+        def near_number(i: int) -> bool:
+            around = words[max(0, i - 1): i + 2]
+            return any(any(ch.isdigit() for ch in w) or w.strip(",.") in NUMBER_WORDS for w in around)
+
+        if rng.random() < 0.3:
+            spots = [i for i, w in enumerate(words) if w in SMALL_WORDS and not near_number(i)]
+            if spots:
+                words.pop(rng.choice(spots))
+        if rng.random() < 0.2:
+            spots = [i for i, w in enumerate(words) if w in HOMOPHONES and not near_number(i)]
+            if spots:
+                i = rng.choice(spots)
+                words[i] = HOMOPHONES[words[i]]
+        out = " ".join(words)
+        if rng.random() < 0.7:  # no punctuation, but keep clock times ("3:30") and emails
+            out = re.sub(r"[,!?;]|\.(?=\s|$)|:(?!\d)", "", out)
+        return " ".join(out.split())
 
     # ---- samples -------------------------------------------------------------------------
     def sample(self) -> Sample:
         rng = self.rng
         self.mentioned = {"contacts": [], "notes": []}
+        self.contact = {}
         self.now = dt.datetime(2027, 1, 1) + dt.timedelta(days=rng.randint(0, 700), hours=rng.randint(7, 20),
                                                            minutes=rng.choice([0, 15, 30, 45]))
-        if rng.random() < 0.07:
+        if rng.random() < 0.09:
             intents = [self.decline()]
         else:
-            n = rng.choices([1, 2, 3, 4], [45, 35, 15, 5])[0]
+            n = rng.choices([1, 2, 3, 4, 5], [40, 32, 17, 8, 3])[0]
             intents = [self.intent() for _ in range(n)]
         text, style = self.phrase([i.text for i in intents])
-        plan = self.render(intents)
+        plan = self.render(intents, self.contact)
         tools = sorted({s.tool for i in intents for s in i.steps})
         parts = [(i.text, sorted({s.tool for s in i.steps})) for i in intents]
         # The Mac this request is asked on, for grounding: the kinds' names the generator draws
         # from, and the people and notes it mentioned (as their contacts and notes).
+        firsts = {c.split()[0].casefold() for c in self.mentioned["contacts"]}
+        others = [f"{f} {rng.choice(self.last)}" for f in rng.sample(self.first, 4) if f.casefold() not in firsts]
         inventory = {"calendars": CALENDARS, "reminder_lists": LISTS, "note_folders": FOLDERS,
-                     "notes": sorted(set(self.mentioned["notes"])), "contacts": sorted(set(self.mentioned["contacts"]))}
+                     "notes": sorted(set(self.mentioned["notes"])),
+                     "contacts": sorted(set(self.mentioned["contacts"]) | set(others[:3]))}
         return Sample(text, plan, self.now.strftime(DATETIME_FORMAT), tools, [i.name for i in intents], style, parts,
                       inventory)
 
     @staticmethod
-    def render(intents: list[Intent]) -> str:
+    def render(intents: list[Intent], contact: dict[str, str] | None = None) -> str:
+        """The plan: each intent's steps in order, people looked up by their contact's name,
+        and a lookup already made (the same tool and name) reused rather than made again."""
         from shared.plan import Call
 
+        contact = contact or {}
         calls: list[Call] = []
+        made: dict[tuple[str, str], int] = {}
         for intent in intents:
-            base = len(calls)
+            numbers: list[int] = []  # the call number of each of the intent's steps
 
-            def resolve(v: Any, base: int = base) -> Any:
+            def resolve(v: Any, numbers: list[int] = numbers) -> Any:
                 if isinstance(v, Ref):
-                    ref = f"${base + v.step + 1}"
+                    ref = f"${numbers[v.step]}"
                     return v.inside.format(ref) if v.inside else ref
                 if isinstance(v, list):
                     return [resolve(x) for x in v]
                 return v
 
             for step in intent.steps:
-                calls.append(Call(len(calls) + 1, step.tool, tuple(resolve(a) for a in step.args)))
+                args = tuple(resolve(a) for a in step.args)
+                if step.tool in ("get_phone_number", "get_email_address"):
+                    args = (contact.get(args[0], args[0]),)
+                key = (step.tool, str(args[0])) if step.tool in LOOKUPS else None
+                if key and key in made:
+                    numbers.append(made[key])
+                    continue
+                calls.append(Call(len(calls) + 1, step.tool, args))
+                numbers.append(len(calls))
+                if key:
+                    made[key] = len(calls)
         calls.append(Call(len(calls) + 1, "join", ()))
         return render_plan(calls)
+
+
+LOOKUPS = ("get_phone_number", "get_email_address", "open_and_get_file_path")
 
 
 def generate(n: int, seed: int = 0, exclude: Iterable[str] = ()) -> list[Sample]:
@@ -732,3 +977,67 @@ def write_jsonl(samples: Iterable[Sample], path: Path) -> None:
     with open(path, "w", encoding="utf-8") as f:
         for s in samples:
             f.write(json.dumps(s.to_json(), ensure_ascii=False) + "\n")
+
+
+def grounding_misses(sample: Sample) -> list[str]:
+    """The reference plan's arguments that grounding, run on the sample's request and Mac,
+    would not let the grammar write (empty: grounding and the generator agree). Samples
+    with misses stay in the data (the model must live with grounding's misses); their share
+    is reported by `pippin gen-data`."""
+    from services.planner.grounding import Inventory, ground
+    from shared.plan import parse_plan
+
+    inventory = Inventory(**{k: tuple(v) for k, v in sample.inventory.items()})
+    grounding = ground(sample.query, sample.now, inventory)
+    offers = grounding.offers()
+    found_people = {name for _, name in grounding.people}
+    misses: list[str] = []
+
+    def check(what: str, value: Any, allowed: Iterable[Any] | None) -> None:
+        if allowed is not None and value not in allowed:
+            misses.append(f"{what} {value!r}")
+
+    for call in parse_plan(sample.plan):
+        a = call.args
+        if call.tool == "create_calendar_event":
+            check("start", a[1], offers.starts)
+            if offers.starts is not None and a[1] in offers.starts:
+                check("end", a[2], offers.starts[a[1]])
+            check("calendar", a[6], offers.calendars)
+        elif call.tool == "get_zoom_meeting_link":
+            check("start", a[1], offers.starts)
+            check("duration", a[2], offers.durations)
+        elif call.tool == "create_reminder":
+            check("due", (a[1], a[5]), offers.reminder_dues)
+            check("list", a[3], offers.reminder_lists)
+            check("priority", a[4], offers.priorities)
+        elif call.tool in ("get_phone_number", "get_email_address") and a[0] in inventory.contacts:
+            check("person", a[0], found_people)
+        elif call.tool in ("create_note", "open_note", "append_note_content"):
+            check("folder", a[-1], offers.note_folders)
+    return misses
+
+
+def plan_shape(plan: str) -> str:
+    """The plan with its values taken out: tools and which results flow where."""
+    from shared.plan import parse_plan, refs_in
+
+    return " ".join(f"{c.tool}({','.join(str(r) for r in refs_in(c.args))})" for c in parse_plan(plan))
+
+
+def report(samples: list[Sample], eval_queries: Iterable[str]) -> dict[str, Any]:
+    """What a generated set holds: sizes of requests, styles, distinct plan shapes, how often
+    grounding disagrees with the reference (and on what), and the overlap with the eval sets."""
+    from collections import Counter
+
+    each = [grounding_misses(s) for s in samples]
+    misses = Counter(m.split()[0] for found in each for m in found)
+    with_misses = sum(1 for found in each if found)
+    return {"samples": len(samples),
+            "intents_per_request": dict(sorted(Counter(len(s.intents) for s in samples).items())),
+            "declines": sum(1 for s in samples if s.intents == ["decline"]),
+            "styles": dict(Counter(s.style for s in samples).most_common()),
+            "plan_shapes": len({plan_shape(s.plan) for s in samples}),
+            "grounding_disagrees": {"samples": with_misses, "share": round(with_misses / max(1, len(samples)), 4),
+                                    "fields": dict(misses.most_common())},
+            "overlap_with_eval": overlap(samples, eval_queries)}

@@ -7,6 +7,12 @@
   the plan only (prompt tokens are masked).
 - The adapter is written as peft files and as a llama.cpp LoRA GGUF (general.type
   "adapter"), loaded by the planner with `lora_path`; its SHA-256 goes in train.json.
+- A run can stop and go on: every `checkpoint_every` steps the adapter, optimizer, schedule,
+  batch order and random states go to `<out>/checkpoint.pt` (one file, replaced atomically),
+  and `resume` continues from it, on the same data and settings, to the same result.
+- Where the CPU computes in bf16 (AMX or AVX512-BF16) or on a GPU, the forward and backward
+  passes run under bf16 autocast; the weights and the optimizer stay float32.
+- `snapshots` exports an adapter at given counts of samples seen, for the learning curve.
 
 Full training wants a GPU (see the README); `make test` runs a CPU smoke run on
 SmolLM2-135M that trains, exports and serves an adapter with llama.cpp."""
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import time
 from collections.abc import Callable
@@ -57,6 +64,11 @@ class TrainSettings:
     examples: tuple[Example, ...] | None = None  # without retrieval: fixed examples (None: the defaults)
     device: str = "auto"
     log_every: int = 10
+    # "auto": bf16 autocast where the hardware computes in bf16 (see bf16_supported); "on"; "off".
+    bf16: str = "auto"
+    checkpoint_every: int = 20  # optimizer steps between checkpoints (0: none)
+    resume: bool = False  # go on from <out>/checkpoint.pt
+    snapshots: tuple[int, ...] = ()  # samples seen at which to export an adapter to <out>/curve/<n>/
     # Another prompt than the planner's (short prompts keep the CPU smoke test quick).
     prompt: Callable[[dict[str, Any]], str] | None = None
 
@@ -138,21 +150,64 @@ def batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[lis
     return out
 
 
+def bf16_supported(device: str) -> bool:
+    """Whether bf16 autocast pays here: a CUDA GPU with bf16, or a CPU with AMX or AVX512-BF16
+    (elsewhere the CPU emulates bf16 and is slower than float32)."""
+    import torch
+
+    if device == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:  # not Linux: no way to tell, keep float32
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def use_bf16(settings: TrainSettings, device: str) -> bool:
+    if settings.bf16 not in ("auto", "on", "off"):
+        raise ValueError(f"bf16 must be auto, on or off, not {settings.bf16!r}")
+    return settings.bf16 == "on" or (settings.bf16 == "auto" and bf16_supported(device))
+
+
+# What a checkpoint must agree on with the run that resumes it (anything else may differ:
+# the log interval, the device, where the snapshots go).
+RESUME_KEYS = ("base", "seed", "epochs", "max_steps", "batch_size", "grad_accum", "lr", "rank", "alpha", "dropout",
+               "max_len", "prompt_style", "layers_from", "retrieval", "tools")
+
+
+def checkpoint_path(settings: TrainSettings) -> Path:
+    return Path(settings.out) / "checkpoint.pt"
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """One file, written beside and renamed over the old one: a kill mid-write leaves the
+    previous checkpoint whole."""
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
 def train(settings: TrainSettings, log: Callable[[str], None] = print) -> dict[str, Any]:
     import torch
-    from peft import LoraConfig, get_peft_model
+    from peft import LoraConfig, get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
 
     random.seed(settings.seed)
     torch.manual_seed(settings.seed)
     device = settings.device if settings.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    bf16 = use_bf16(settings, device)
     samples = load_samples(settings.data)
+    data_sha256 = models.sha256_of(Path(settings.data))
     t0 = time.time()
     prompt_of = prompt_builder(settings)
     model, tokenizer = load_base(settings.base, device)
     rows = [encode(tokenizer, prompt_of(s), s["plan"], settings.max_len) for s in samples]
     data = [r for r in rows if r is not None]
     log(f"{len(data)} samples ({len(rows) - len(data)} over {settings.max_len} tokens left out), "
-        f"prompts built in {time.time() - t0:.0f}s, device {device}")
+        f"prompts built in {time.time() - t0:.0f}s, device {device}{', bf16 autocast' if bf16 else ', float32'}")
     n_layers = model.config.num_hidden_layers
     layers = list(range(settings.layers_from, n_layers)) if settings.layers_from else None
     model = get_peft_model(model, LoraConfig(r=settings.rank, lora_alpha=settings.alpha,
@@ -170,6 +225,27 @@ def train(settings: TrainSettings, log: Callable[[str], None] = print) -> dict[s
     lengths = [len(ids) for ids, _ in data]
     queue: list[list[int]] = []
     step = 0
+    seconds_before = 0.0  # training time of the runs this one resumes
+    fingerprint = {k: v for k, v in asdict(settings).items() if k in RESUME_KEYS} | {"data_sha256": data_sha256}
+    ckpt = checkpoint_path(settings)
+    if settings.resume:
+        if not ckpt.exists():
+            raise FileNotFoundError(f"no checkpoint to resume at {ckpt}; start without --resume")
+        state = torch.load(ckpt, map_location=device, weights_only=False)
+        differ = {k: (state["fingerprint"].get(k), v) for k, v in fingerprint.items()
+                  if state["fingerprint"].get(k) != (list(v) if isinstance(v, tuple) else v)}
+        if differ:
+            raise ValueError(f"{ckpt} was made with other settings or data (checkpoint, now): {differ}; "
+                             "resume with the same ones, or start a new run in another --out")
+        set_peft_model_state_dict(model, state["adapter"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step, losses, queue, seconds_before = state["step"], state["losses"], state["queue"], state["seconds"]
+        rng.setstate(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        log(f"resumed at step {step}/{total} from {ckpt}")
+    t_train = time.time()
+    pending = sorted(n for n in settings.snapshots if n > step * settings.batch_size * settings.grad_accum)
     while step < total:
         for _ in range(settings.grad_accum):
             if not queue:
@@ -179,7 +255,8 @@ def train(settings: TrainSettings, log: Callable[[str], None] = print) -> dict[s
             ids = torch.tensor([x + [pad] * (width - len(x)) for x, _ in batch], device=device)
             labels = torch.tensor([y + [-100] * (width - len(y)) for _, y in batch], device=device)
             mask = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x, _ in batch], device=device)
-            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss / settings.grad_accum
+            with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=bf16):
+                loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss / settings.grad_accum
             loss.backward()
             losses.append(float(loss.detach()) * settings.grad_accum)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -187,9 +264,27 @@ def train(settings: TrainSettings, log: Callable[[str], None] = print) -> dict[s
         scheduler.step()
         optimizer.zero_grad()
         step += 1
+        seen = step * settings.batch_size * settings.grad_accum
         if step % settings.log_every == 0 or step == total:
             recent = losses[-settings.log_every * settings.grad_accum:]
-            log(f"step {step}/{total} loss {sum(recent) / len(recent):.4f} ({time.time() - t0:.0f}s)")
+            log(f"step {step}/{total} loss {sum(recent) / len(recent):.4f} "
+                f"({seconds_before + time.time() - t_train:.0f}s training)")
+        while pending and seen >= pending[0]:
+            at = Path(settings.out) / "curve" / str(pending.pop(0))
+            at.mkdir(parents=True, exist_ok=True)
+            export_lora_gguf(model, models.resolve(settings.base), at / "adapter.gguf", settings.alpha)
+            (at / "train.json").write_text(json.dumps(
+                {"samples_seen": seen, "step": step, "adapter": "adapter.gguf",
+                 "adapter_sha256": models.sha256_of(at / "adapter.gguf"), "prompt_style": settings.prompt_style,
+                 "loss_recent": round(sum(losses[-10:]) / max(1, len(losses[-10:])), 4)}, indent=1) + "\n")
+            log(f"snapshot after {seen} samples: {at}")
+        if settings.checkpoint_every and (step % settings.checkpoint_every == 0 or step == total):
+            save_checkpoint(ckpt, {
+                "fingerprint": {k: list(v) if isinstance(v, tuple) else v for k, v in fingerprint.items()},
+                "adapter": get_peft_model_state_dict(model), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "step": step, "losses": losses, "queue": queue,
+                "rng": rng.getstate(), "torch_rng": torch.get_rng_state(),
+                "seconds": seconds_before + time.time() - t_train})
 
     out = Path(settings.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -201,10 +296,11 @@ def train(settings: TrainSettings, log: Callable[[str], None] = print) -> dict[s
             ("base", settings.base), ("data", settings.data), ("out", settings.out), ("seed", settings.seed),
             ("epochs", settings.epochs), ("max-steps", settings.max_steps), ("batch-size", settings.batch_size),
             ("lr", settings.lr), ("rank", settings.rank), ("alpha", settings.alpha),
-            ("prompt", settings.prompt_style), ("layers-from", settings.layers_from))
+            ("prompt", settings.prompt_style), ("layers-from", settings.layers_from), ("bf16", settings.bf16))
             if v not in ("", None) and not (k in ("max-steps", "layers-from") and v == 0)),
         "settings": {k: v for k, v in asdict(settings).items() if k not in ("examples", "prompt")},
-        "prompt_style": settings.prompt_style, "samples": len(data), "steps": total,
+        "prompt_style": settings.prompt_style, "samples": len(data), "steps": total, "bf16_autocast": bf16,
+        "data_sha256": data_sha256, "training_seconds": round(seconds_before + time.time() - t_train, 1),
         "loss_first": round(sum(losses[:10]) / max(1, len(losses[:10])), 4),
         "loss_last": round(sum(losses[-10:]) / max(1, len(losses[-10:])), 4), "seconds": round(time.time() - t0, 1),
         "adapter": gguf_path.name, "adapter_sha256": models.sha256_of(gguf_path),

@@ -73,6 +73,18 @@ def test_the_day_before_counts_from_the_day_already_named() -> None:
         "2026-12-03 07:00 ; 2026-12-02 20:00"
 
 
+def test_the_day_after_tomorrow_is_not_counted_from_a_day_already_named() -> None:
+    assert times("remind me at 6pm the day after tomorrow and the day after tomorrow at nine") == \
+        "2026-11-25 18:00 ; 2026-11-25 09:00"
+
+
+def test_a_clock_time_in_another_request_does_not_join_a_day() -> None:
+    # The 2:40 is in the text to Keiko; the reminder is all day on Aug 8.
+    assert times("remind me to call the bank Aug 8. text Keiko my flight leaves at 2:40") == \
+        "2027-08-08 ; 2026-11-23 14:40"
+    assert times("remind me tomorrow to pick up the dry cleaning at 9") == "2026-11-24 09:00"
+
+
 def test_durations_and_ranges_are_found() -> None:
     assert times("a 45 minute zoom on thursday at 2pm") == "2026-11-26 14:00 ; 45min"
     assert times("hold two to four tomorrow afternoon") == "2026-11-24 14:00-16:00"
@@ -104,6 +116,13 @@ def test_people_are_matched_by_first_name_and_by_sound(inventory: Inventory) -> 
     assert dict(ground("text sit that i'm late", NOW, inventory).people) == {"sit": "Sid Jha"}
     assert dict(ground("email sarah kim the report", NOW, inventory).people) == {"sarah kim": "Sarah Kim"}
     assert ground("remind me to buy milk", NOW, inventory).people == ()
+    assert dict(ground("What's Sid's phone number?", NOW, inventory).people) == {"sid": "Sid Jha"}
+
+
+def test_a_title_is_not_a_first_name(inventory: Inventory) -> None:
+    assert dict(ground("text dr weiss i'm late", NOW, inventory).people) == {"weiss": "Dr. Hannah Weiss"}
+    assert dict(ground("text hannah i'm late", NOW, inventory).people) == {"hannah": "Dr. Hannah Weiss"}
+    assert ground("remind me to get the dry cleaning", NOW, inventory).people == ()
 
 
 def test_priority_in_words(inventory: Inventory) -> None:

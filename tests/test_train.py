@@ -117,3 +117,58 @@ def test_the_grounded_prompt_carries_what_grounding_found_on_the_samples_own_mac
     assert "\nFound: " in prompt and prompt.index("Found: ") < prompt.index("Request: ")
     plain = build({"query": "open my resume", "now": "2027-02-02 10:00:00", "plan": "", "inventory": {}})
     assert "Found:" not in plain
+
+
+@pytest.mark.slow
+@pytest.mark.llm
+def test_a_run_stopped_midway_resumes_from_its_checkpoint_to_the_same_adapter(tmp_path) -> None:
+    """A run killed after step 3 (an exception from its log, as Ctrl-C would) goes on from the
+    checkpoint of step 2 with --resume and ends with the weights of a run never stopped."""
+    from safetensors.torch import load_file
+
+    from pippin.train import TrainSettings, train
+
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps({**SAMPLE, "query": SAMPLE["query"] + f" ({i})"}) + "\n" for i in range(6)))
+
+    def settings(out: str, resume: bool = False) -> TrainSettings:
+        return TrainSettings(base="smollm2-135m", data=str(data), out=str(tmp_path / out), max_steps=6, batch_size=2,
+                             lr=3e-3, rank=4, alpha=8, dropout=0.0, retrieval=False, prompt=short_prompt,
+                             device="cpu", log_every=1, checkpoint_every=2, resume=resume, bf16="off")
+
+    train(settings("whole"), log=lambda line: None)
+
+    def stop_at_step_3(line: str) -> None:
+        if line.startswith("step 3/"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(settings("stopped"), log=stop_at_step_3)
+    assert (tmp_path / "stopped" / "checkpoint.pt").exists() and not (tmp_path / "stopped" / "adapter.gguf").exists()
+    lines: list[str] = []
+    summary = train(settings("stopped", resume=True), log=lines.append)
+    assert any(line.startswith("resumed at step 2/6") for line in lines), lines
+    assert summary["steps"] == 6
+    whole = load_file(tmp_path / "whole" / "peft" / "adapter_model.safetensors")
+    resumed = load_file(tmp_path / "stopped" / "peft" / "adapter_model.safetensors")
+    assert whole.keys() == resumed.keys()
+    for key in whole:
+        assert (whole[key] - resumed[key]).abs().max() < 1e-6, key
+
+
+def test_resuming_with_other_settings_is_refused(tmp_path) -> None:
+    import torch
+
+    from pippin.train import TrainSettings, train
+
+    data = tmp_path / "data.jsonl"
+    data.write_text(json.dumps(SAMPLE) + "\n")
+    out = tmp_path / "run"
+    out.mkdir()
+    torch.save({"fingerprint": {"lr": 1.0}}, out / "checkpoint.pt")
+    with pytest.raises(ValueError, match="other settings or data"):
+        train(TrainSettings(base="smollm2-135m", data=str(data), out=str(out), resume=True, max_steps=1,
+                            retrieval=False, prompt=short_prompt, device="cpu"), log=lambda line: None)
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        train(TrainSettings(base="smollm2-135m", data=str(data), out=str(tmp_path / "none"), resume=True,
+                            max_steps=1, retrieval=False, prompt=short_prompt, device="cpu"), log=lambda line: None)

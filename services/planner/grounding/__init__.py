@@ -190,13 +190,21 @@ def _sounds_like(word: str, name: str) -> bool:
     return same_sound and word[0] == name[0] and len(word) >= 3
 
 
+TITLES = frozenset({"dr", "doctor", "prof", "professor", "mr", "mrs", "ms", "miss", "coach", "aunt", "uncle"})
+
+
+def _untitled(tokens: list[str]) -> list[str]:
+    return tokens[1:] if len(tokens) > 1 and tokens[0] in TITLES else tokens
+
+
 def match_people(query: str, contacts: Sequence[str]) -> tuple[tuple[str, str], ...]:
     """Contacts the request names, matched as the executor matches (whole name, first name,
     short form, spelling) or by sound ("sit" for Sid, as Whisper hears it)."""
-    words = matching.normalize(query).split()
+    words = matching.normalize(re.sub(r"['’]s\b", "", query)).split()  # "Sid's number": Sid
     found: dict[str, str] = {}
     taken: set[int] = set()
-    firsts = [(c, matching.normalize(c).split()) for c in contacts]
+    # A title is not a first name ("Dr. Hannah Weiss" is Hannah; "dry" must not sound like "dr").
+    firsts = [(c, _untitled(matching.normalize(c).split())) for c in contacts]
     # Whole names first ("Sarah Kim" is not also "Sarah Lopez").
     for contact, toks in firsts:
         n = len(toks)

@@ -40,7 +40,10 @@ AM_WORDS = re.compile(r"\b(morning|am|a\.m\.|breakfast)\b", re.I)
 CORRECTION = re.compile(r"\b(no wait|wait no|no sorry|sorry|actually|i mean|make that|scratch that|rather|"
                         r"no no|or rather|correction)\b|\bno\b,?", re.I)
 RELATIVE_CLOCK = re.compile(r"^(in\b|.*\b(from now|later)$)", re.I)
-ANCHORED = re.compile(r"^(the )?(day|night|morning) (before|after)\b", re.I)
+ANCHORED = re.compile(r"^(the )?(day|night|morning) (before|after)\b(?! (tomorrow|yesterday))", re.I)
+# Between a day and a clock time, what says they belong to different requests.
+CLAUSE_BREAK = re.compile(r"[.;!?]|,? (and )?(then|also|plus)\b|\band (text|email|remind|message|send|tell|set|add|"
+                          r"make|create|schedule|book|put|open|show|find|reply|forward|invite|let|summarize)\b", re.I)
 WEEKDAY_TIMEX = re.compile(r"^\(?XXXX-WXX-([1-7])")
 THIS_WEEKDAY = re.compile(r"\bthis (mon|tues|wednes|thurs|fri|satur|sun)day\b", re.I)
 IN_SPAN = re.compile(r"^in ((a|an|one|two|three|four|five|six|\d+) (days?|weeks?|months?))$", re.I)
@@ -265,15 +268,24 @@ class _Resolver:
 Clock = tuple[dt.time, dt.time | None, bool]  # start, end of a range, said without am/pm
 
 
+def _same_clause(text: str, a: tuple[int, str], b: tuple[int, str]) -> bool:
+    """Whether two phrases (position, words) are close and of one request: not split by a
+    sentence's end or by a next request ("... Aug 8. Text Keiko my flight leaves at 2:40")."""
+    (p1, w1), (p2, _) = sorted([a, b])
+    between = text[p1 + len(w1): p2]
+    return len(between.split()) <= 8 and not CLAUSE_BREAK.search(between)
+
+
 def _attach(clocks: list[tuple[int, str, Clock]], moments: list[tuple[int, Moment]],
-            now: dt.datetime) -> list[tuple[int, Moment]]:
+            now: dt.datetime, text: str) -> list[tuple[int, Moment]]:
     """Clock times the recognizer found apart from their day: put each on the nearest day
-    phrase of the request (which it then replaces), or on today / tomorrow."""
+    phrase of its own request (which it then replaces), or on today / tomorrow."""
     out = list(moments)
     days = [(pos, m) for pos, m in moments if m.all_day]
     for pos, phrase, (t0, t1, ambiguous) in clocks:
-        if days:
-            dpos, day = min(days, key=lambda d: abs(d[0] - pos))
+        near = [d for d in days if _same_clause(text, (pos, phrase), (d[0], d[1].phrase))]
+        if near:
+            dpos, day = min(near, key=lambda d: abs(d[0] - pos))
             out = [(p, m) for p, m in out if m is not day]
             days = [d for d in days if d[1] is not day]
             start = dt.datetime.combine(day.start.date(), t0)
@@ -422,7 +434,7 @@ def find_times(text: str, now: dt.datetime, timezone: str | None = None) -> Time
             continue  # "two to four tomorrow afternoon": the afternoon is already said
         else:
             clocks.append((f.start, f.phrase, item[1]))
-    placed = _merge_same_day(_attach(clocks, moments, now), text)
+    placed = _merge_same_day(_attach(clocks, moments, now, text), text)
     return Times(tuple(m for _, m in placed), tuple(durations))
 
 

@@ -1,0 +1,67 @@
+"""The training data generator: what it teaches, checked on what it makes."""
+
+from __future__ import annotations
+
+import pytest
+
+from pippin.datagen import Generator, Intent, Ref, Step, generate, grounding_misses, plan_shape, report
+from shared.plan import parse_plan
+
+
+@pytest.fixture(scope="module")
+def samples() -> list:
+    return generate(400, seed=21)
+
+
+def test_people_are_looked_up_by_their_contacts_name_which_the_samples_mac_holds(samples) -> None:
+    looked_up = [(s, c.args[0]) for s in samples for c in parse_plan(s.plan)
+                 if c.tool in ("get_phone_number", "get_email_address")]
+    on_the_mac = [(s, name) for s, name in looked_up if name in s.inventory["contacts"]]
+    assert len(on_the_mac) / len(looked_up) > 0.9
+    # Said by first name, looked up by the full one.
+    assert any(name.split()[0].casefold() in s.query.casefold() and name.casefold() not in s.query.casefold()
+               for s, name in on_the_mac)
+
+
+def test_a_person_is_looked_up_once_however_often_the_request_names_them() -> None:
+    gen = Generator(seed=0)
+    gen.contact = {"Ana": "Ana Ruiz"}
+    text = Intent("sms", "text Ana hi", [Step("get_phone_number", ["Ana"]), Step("send_sms", [[Ref(0)], "Hi."])])
+    again = Intent("sms", "and text Ana bye", [Step("get_phone_number", ["Ana"]), Step("send_sms", [[Ref(0)], "Bye."])])
+    plan = gen.render([text, again], gen.contact)
+    assert plan == ('1. get_phone_number("Ana Ruiz")\n2. send_sms(["$1"], "Hi.")\n'
+                    '3. send_sms(["$1"], "Bye.")\n4. join()')
+
+
+def test_separate_emails_are_one_send_per_person(samples) -> None:
+    separate = [s for s in samples if " separately" in s.query or "separate emails" in s.query]
+    assert separate
+    for s in separate:
+        sends = [c for c in parse_plan(s.plan) if c.tool == "compose_new_email"]
+        assert len(sends) >= 2 and all(len(c.args[0]) == 1 for c in sends), s.query
+
+
+def test_the_data_holds_the_kinds_a_user_asks_for(samples) -> None:
+    plans = "\n".join(s.plan for s in samples)
+    assert any(len(s.intents) == 5 for s in samples)
+    assert sum(s.intents == ["decline"] for s in samples) >= 20
+    assert any(c.tool == "compose_new_email" and c.args[1] for s in samples for c in parse_plan(s.plan))  # cc
+    assert any(c.tool == "compose_new_email" and len(c.args[4]) > 1 for s in samples for c in parse_plan(s.plan))
+    assert any(c.tool == "get_zoom_meeting_link" and c.args[2] != 60 for s in samples for c in parse_plan(s.plan))
+    assert "send_sms([\"$" in plans and any(  # a summary texted on
+        c.tool == "send_sms" and isinstance(c.args[1], str) and c.args[1].startswith("$")
+        for s in samples for c in parse_plan(s.plan))
+    assert {s.style for s in samples} == {"plain", "polite", "spoken", "indirect", "lowercase"}
+
+
+def test_grounding_agrees_with_the_generators_plans_almost_always(samples) -> None:
+    disagree = [s for s in samples if grounding_misses(s)]
+    assert len(disagree) / len(samples) < 0.05, [(s.query, grounding_misses(s)) for s in disagree[:5]]
+
+
+def test_the_report_counts_shapes_and_the_overlap_with_the_eval_sets(samples) -> None:
+    got = report(samples[:50], [samples[0].query])
+    assert got["samples"] == 50 and got["overlap_with_eval"]["exact_matches"] == 1
+    assert 1 < got["plan_shapes"] <= 50
+    assert plan_shape('1. get_phone_number("A")\n2. send_sms(["$1"], "x")\n3. join()') == \
+        "get_phone_number() send_sms(1) join()"
