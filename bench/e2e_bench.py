@@ -23,7 +23,7 @@ from services.scheduler.engine import Scheduler
 from shared import config as config_mod
 from shared import paths
 from shared.plan import parse_plan
-from shared.tracing import read_spans
+from shared.runtime.tracing import read_spans
 
 NOW = "2026-11-23 09:30:00"
 STAGES = ("gateway", "retrieval", "planner", "scheduler", "executor", "watchdog", "bus")

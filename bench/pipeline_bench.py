@@ -21,7 +21,7 @@ from services.executor.simmac import SimulatedMac
 from services.planner.reference import ReferencePlanner
 from shared import config as config_mod
 from shared import paths
-from shared.tracing import Tracer, read_spans
+from shared.runtime.tracing import Tracer, read_spans
 
 NOW = "2026-11-23 09:30:00"
 

@@ -7,8 +7,8 @@ import statistics
 import time
 from typing import Any
 
-from services.executor.ledger import Outcome
 from services.scheduler.engine import Scheduler, SchedulerSettings
+from shared.outcome import Outcome
 from shared.plan import Call
 
 

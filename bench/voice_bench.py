@@ -11,11 +11,11 @@ import statistics
 from typing import Any
 
 from pippin import speech
-from pippin.listen import Voice, listen
+from pippin.listen import listen
 from services.executor.ledger import Executor, Ledger
 from services.executor.simmac import SimulatedMac
 from services.listener.audio import FRAME_BYTES, frames_of
-from services.listener.listener import ListenerSettings
+from services.listener.listener import ListenerSettings, Voice
 from shared import paths
 
 # Our own requests (not the eval's), spoken the way a user would say them.

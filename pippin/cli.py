@@ -30,7 +30,7 @@ def _make_planner(name: str, args: argparse.Namespace, cases: Sequence[object] =
 
         if not cases:
             cases_path = getattr(args, "cases", None) or paths.dev_cases()
-            from pippin.evaluation import load_cases
+            from shared.cases import load_cases
 
             cases = load_cases(cases_path)
         return ReferencePlanner.from_cases(cases)
@@ -43,7 +43,8 @@ def _make_planner(name: str, args: argparse.Namespace, cases: Sequence[object] =
 
 @command("eval")
 def cmd_eval(args: argparse.Namespace) -> int:
-    from pippin.evaluation import evaluate, load_cases, report_table, result_row
+    from pippin.evaluation import evaluate, report_table, result_row
+    from shared.cases import load_cases
 
     cases = load_cases(args.cases)
     if args.limit:
@@ -273,8 +274,8 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
 
 @command("train-retriever")
 def cmd_train_retriever(args: argparse.Namespace) -> int:
+    from pippin.retriever_training import train
     from services.retrieval.retriever import ARTIFACT_DIR
-    from services.retrieval.train import train
 
     meta = train(Path(args.out) if args.out else ARTIFACT_DIR, seed=args.seed, n_train=args.train,
                  n_heldout=args.heldout)
@@ -298,11 +299,11 @@ def cmd_listen(args: argparse.Namespace) -> int:
     import asyncio
 
     from pippin.client import call_outcome
-    from pippin.listen import Voice, listen
+    from pippin.listen import listen
     from services.executor.ledger import Executor, Ledger
     from services.executor.simmac import SimulatedMac
     from services.listener import audio
-    from services.listener.listener import ListenerSettings
+    from services.listener.listener import ListenerSettings, Voice
     from services.scheduler.engine import Policy
 
     settings = ListenerSettings(wake_word=args.wake_word, asr_model=args.asr_model, asr_window_s=args.asr_window)
@@ -380,7 +381,7 @@ def _listen_through_pipeline(args: argparse.Namespace) -> int:
 def cmd_trace(args: argparse.Namespace) -> int:
     from pippin.trace import last_requests, select, stage_table, summary_line, write_trace
     from shared import config as config_mod
-    from shared.tracing import read_spans
+    from shared.runtime.tracing import read_spans
 
     config = config_mod.load()
     if config.trace_dir is None or not config.trace_dir.exists():
@@ -443,7 +444,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     from pippin.client import status_table, up
     from shared import config as config_mod
-    from shared.bus import StageError
+    from shared.runtime.bus import StageError
 
     config = config_mod.load()
     try:
@@ -489,7 +490,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 @command("keys")
 def cmd_keys(args: argparse.Namespace) -> int:
     from shared import config as config_mod
-    from shared.bus import ensure_keys
+    from shared.runtime.bus import ensure_keys
 
     config = config_mod.load()
     ensure_keys(config.keys_dir)

@@ -14,8 +14,8 @@ from typing import Any
 
 from shared import config as config_mod
 from shared import paths
-from shared.bus import Bus, Requester, StageError, ensure_keys, news, spawn
 from shared.config import Config
+from shared.runtime.bus import Bus, Requester, StageError, ensure_keys, news, spawn
 from shared.wire import Message, encode, new_id
 
 STAGES = ("gateway", "retrieval", "planner", "scheduler", "executor")

@@ -23,30 +23,9 @@ import networkx as nx
 from services.executor.common import ToolError
 from services.executor.simmac import SimulatedMac
 from services.planner.base import Planner, PlanRequest
+from shared.cases import Case
 from shared.plan import Call, resolve_refs
 from shared.validate import validate_plan
-
-
-@dataclass(frozen=True)
-class Case:
-    id: str
-    query: str
-    plan: str
-    tags: tuple[str, ...] = ()
-    now: str | None = None
-
-
-def load_cases(path: str | Path) -> list[Case]:
-    cases = []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            d = json.loads(line)
-            cases.append(Case(d["id"], d["query"], d["plan"], tuple(d.get("tags", ())), d.get("now")))
-        except (json.JSONDecodeError, KeyError, TypeError) as e:
-            raise ValueError(f"{path}:{n}: not a case ({e})") from None
-    return cases
 
 
 def call_graph(calls: Iterable[Call]) -> nx.DiGraph:

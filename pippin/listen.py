@@ -1,7 +1,7 @@
 """`pippin listen`: speech in, actions out, in one process on the simulated Mac.
 
 Audio -> wake word -> endpointing -> streaming Whisper (services.listener) -> early
-planning (services.listener.early: the model warmed with the words so far, a speculative
+planning (pippin.early: the model warmed with the words so far, a speculative
 plan at the first pause) -> the scheduler runs the final plan. Each turn reports wake
 time, partial and final transcripts with times, the plan, the results, the answer, and
 the latency from the end of speech to the first call dispatched (meaningful when audio is
@@ -16,15 +16,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.executor.ledger import Executor, Outcome
-from services.listener.asr import Transcriber
+from pippin.early import EarlyPlanner, RetrieveFn
+from services.executor.ledger import Executor
 from services.listener.audio import Frame
-from services.listener.early import EarlyPlanner, RetrieveFn
-from services.listener.listener import Event, Listener, ListenerSettings
-from services.listener.wake import WakeWord
+from services.listener.listener import Event, Listener, Voice
 from services.planner.base import Planner
 from services.scheduler.engine import CallEvent, Policy, Scheduler, SchedulerSettings, call_key
 from services.scheduler.joiner import answer
+from shared.outcome import Outcome
 
 
 @dataclass
@@ -59,15 +58,6 @@ class ListenReport:
             "finals": [{"t": e.t_audio, "text": e.text} for e in self.events if e.kind == "final"],
             "turns": [vars(t) for t in self.turns],
         }
-
-
-class Voice:
-    """The models a listener needs, loaded once (a benchmark runs many files through them)."""
-
-    def __init__(self, settings: ListenerSettings) -> None:
-        self.settings = settings
-        self.transcriber = Transcriber(settings.asr_model, window_s=settings.asr_window_s)
-        self.wake = None if settings.wake_word == "none" else WakeWord(settings.wake_word, settings.wake_threshold)
 
 
 async def listen(frames: AsyncIterator[Frame], voice: Voice, planner: Planner, executor: Executor, now: str, *,

@@ -12,11 +12,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.executor.ledger import Executor, Outcome
+from services.executor.ledger import Executor
 from services.planner.base import Planner, PlanRequest, PlanStream, calls_in_background
 from services.scheduler.engine import CallEvent, ConfirmFn, RequestResult, Scheduler, SchedulerSettings
 from services.scheduler.joiner import answer
 from services.scheduler.replan import Action, DecideFn, ReplanFn, Round, replan_note, run_rounds
+from shared.outcome import Outcome
 from shared.plan import Call
 
 

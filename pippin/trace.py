@@ -14,7 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from shared.tracing import Span
+from shared.runtime.tracing import Span
 
 STAGE_ORDER = ("client", "gateway", "retrieval", "scheduler", "planner", "executor", "listener")
 

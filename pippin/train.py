@@ -29,9 +29,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from services.planner.examples import Example
 from services.planner.prompt import PROMPT_STYLES, build_prompt, build_short_prompt
-from shared import models
+from shared.cases import Example
+from shared.runtime import models
 
 END = "<|im_end|>"
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")

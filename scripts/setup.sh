@@ -49,5 +49,5 @@ if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null; then
   fi
 fi
 
-.venv/bin/python -m shared.models prepare qwen-0.5b smollm2-135m whisper-base
+.venv/bin/python -m shared.runtime.models prepare qwen-0.5b smollm2-135m whisper-base
 echo "setup: done"

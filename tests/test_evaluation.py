@@ -4,9 +4,10 @@ import sys
 
 import pytest
 
-from pippin.evaluation import Case, evaluate, evaluate_case, same_graph
+from pippin.evaluation import evaluate, evaluate_case, same_graph
 from services.planner.reference import ReferencePlanner
 from shared import paths
+from shared.cases import Case
 from shared.plan import parse_plan
 
 REF = """1. get_email_address("Sarah Kim")

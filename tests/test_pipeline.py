@@ -24,7 +24,7 @@ import zmq
 
 from pippin.client import PipelineClient, down, supervisorctl, up
 from shared import config as config_mod
-from shared.bus import Bus, StageError
+from shared.runtime.bus import Bus, StageError
 from shared.wire import Message, decode, encode
 
 pytestmark = pytest.mark.slow
@@ -145,7 +145,7 @@ BAD_FRAMES = [
 
 def test_a_request_leaves_a_trace_from_every_stage(pipe: Pipeline, tmp_path: Path) -> None:
     from pippin.trace import chrome_trace, select, stage_table
-    from shared.tracing import read_spans
+    from shared.runtime.tracing import read_spans
 
     result = run(_ask(pipe.config, QUERIES[0]))
     time.sleep(1.5)  # stages flush their spans with each heartbeat (1 s)

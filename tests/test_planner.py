@@ -7,11 +7,12 @@ import time
 import pytest
 
 from services.planner.base import PlanRequest
-from services.planner.examples import EXAMPLE_NOW, EXAMPLES
+from services.planner.examples import EXAMPLES
 from services.planner.grammar import plan_grammar
 from services.planner.prompt import build_prompt, date_context
-from shared import models
+from shared.cases import EXAMPLE_NOW
 from shared.plan import Call, StreamingPlanParser
+from shared.runtime import models
 from shared.validate import validate_plan
 
 NOW = "2026-11-23 09:30:00"

@@ -69,7 +69,7 @@ def test_a_request_no_tool_serves_falls_back_to_all_tools_or_few(retriever: Retr
 
 @pytest.mark.slow
 def test_training_is_reproducible_from_a_seed(tmp_path, retriever: Retriever) -> None:
-    from services.retrieval.train import train
+    from pippin.retriever_training import train
 
     a = train(tmp_path / "a", seed=3, n_train=400, n_heldout=200, pool_size=20, encoder=retriever.encoder)
     b = train(tmp_path / "b", seed=3, n_train=400, n_heldout=200, pool_size=20, encoder=retriever.encoder)

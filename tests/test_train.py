@@ -23,7 +23,7 @@ def test_lora_trains_exports_and_runs_on_llama_cpp(tmp_path) -> None:
     from llama_cpp import Llama
 
     from pippin.train import TrainSettings, train
-    from shared import models
+    from shared.runtime import models
 
     data = tmp_path / "data.jsonl"
     data.write_text(json.dumps(SAMPLE) + "\n")
@@ -47,7 +47,7 @@ def test_lora_trains_exports_and_runs_on_llama_cpp(tmp_path) -> None:
 
 
 def test_a_shipped_adapter_is_checked_before_use(tmp_path, monkeypatch) -> None:
-    from shared import models
+    from shared.runtime import models
 
     monkeypatch.setattr(models, "ADAPTER_DIR", tmp_path)
     assert models.shipped_adapter("qwen-0.5b") is None  # none shipped: the base model alone

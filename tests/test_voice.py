@@ -9,13 +9,14 @@ import sys
 import pytest
 
 from pippin import speech
-from services.executor.ledger import Executor, Ledger, Outcome
+from pippin.early import EarlyPlanner, same_words
+from services.executor.ledger import Executor, Ledger
 from services.executor.simmac import SimulatedMac
 from services.listener.asr import stable_prefix
 from services.listener.audio import FRAME_BYTES, Frame, frames_of
-from services.listener.early import EarlyPlanner, same_words
 from services.listener.endpoint import Endpointer, EndpointSettings
 from services.listener.listener import ListenerSettings
+from shared.outcome import Outcome
 from shared.plan import parse_plan
 
 pytestmark = pytest.mark.skipif(not speech.available(), reason="needs espeak-ng and sox (make setup installs them)")
@@ -24,7 +25,7 @@ NOW = "2026-11-23 09:00:00"
 
 @pytest.fixture(scope="module")
 def voice():
-    from pippin.listen import Voice
+    from services.listener.listener import Voice
 
     return Voice(ListenerSettings())
 
@@ -103,7 +104,7 @@ def test_speech_without_the_wake_phrase_triggers_nothing(voice) -> None:
 
 @pytest.mark.slow
 def test_without_a_wake_word_every_utterance_is_a_request(voice) -> None:
-    from pippin.listen import Voice
+    from services.listener.listener import Voice
 
     open_mic = Voice(ListenerSettings(wake_word="none"))
     open_mic.transcriber = voice.transcriber  # the same Whisper model, loaded once

@@ -11,7 +11,7 @@ import os
 import zmq
 
 from shared import config as config_mod
-from shared.bus import Bus
+from shared.runtime.bus import Bus
 
 
 def main() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from services.executor.ledger import Backend, Executor, Ledger
 from shared import paths
-from shared.bus import Service, run_service
 from shared.config import Config
+from shared.runtime.bus import Service, run_service
 from shared.wire import Message
 
 

@@ -11,11 +11,11 @@ import json
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from services.executor.common import ToolError
+from shared.outcome import Outcome
 from shared.plan import Value
 
 _SCHEMA = """
@@ -24,13 +24,6 @@ CREATE TABLE IF NOT EXISTS ledger (
     state TEXT NOT NULL, ok INTEGER, value TEXT, started REAL NOT NULL, finished REAL,
     PRIMARY KEY (request_id, idx))
 """
-
-
-@dataclass(frozen=True)
-class Outcome:
-    ok: bool
-    value: str  # the result, or the error message
-    replayed: bool = False  # True when the ledger answered instead of the backend
 
 
 class Backend(Protocol):

@@ -12,8 +12,8 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from shared.bus import Service, StageError, run_service
 from shared.config import Config
+from shared.runtime.bus import Service, StageError, run_service
 from shared.wire import Message, new_id
 
 KEEP_RESULTS = 256

@@ -16,8 +16,8 @@ from collections.abc import AsyncIterator
 
 from services.listener.audio import FRAME_BYTES, Frame, microphone_frames
 from services.listener.listener import Event, Listener, ListenerSettings
-from shared.bus import Service, StageError, run_service, spawn
 from shared.config import Config
+from shared.runtime.bus import Service, StageError, run_service, spawn
 from shared.wire import Message, new_id
 
 log = logging.getLogger("pippin.listener")
@@ -47,7 +47,7 @@ class ListenerService(Service):
         self.stats.update({"frames": 0, "frames_dropped": 0, "wakes": 0, "turns": 0})
 
     def load(self) -> None:
-        from pippin.listen import Voice
+        from services.listener.listener import Voice
 
         self.voice = Voice(self.settings)
 

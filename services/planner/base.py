@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from services.planner.examples import Example
+from shared.cases import Example
 from shared.plan import Call, StreamingPlanParser
 
 

@@ -6,29 +6,7 @@ not the names. tests/test_planner_prompt.py checks that every plan here is valid
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-EXAMPLE_NOW = "2026-03-10 14:00:00"
-
-
-@dataclass(frozen=True)
-class Example:
-    query: str
-    plan: str
-    now: str = EXAMPLE_NOW  # the moment it was asked, shown with it in the prompt
-
-    def to_json(self) -> dict[str, str]:
-        return {"query": self.query, "plan": self.plan, "now": self.now}
-
-    @classmethod
-    def from_json(cls, d: dict[str, str]) -> Example:
-        return cls(d["query"], d["plan"], d.get("now") or EXAMPLE_NOW)
-
-    def tools(self) -> frozenset[str]:
-        from shared.plan import parse_plan
-
-        return frozenset(c.tool for c in parse_plan(self.plan) if not c.is_join)
-
+from shared.cases import Example
 
 EXAMPLES: tuple[Example, ...] = (
     Example(

@@ -19,8 +19,9 @@ from services.planner.decoding import PlanDecoder
 from services.planner.grammar import plan_grammar
 from services.planner.grounding import Grounding, Inventory, ground
 from services.planner.prompt import PROMPT_STYLES, TEMPLATES, Prompt, build_prompt, build_short_prompt, decide_prompt
-from shared import models, paths
+from shared import paths
 from shared.plan import Call, PlanSyntaxError, parse_line
+from shared.runtime import models
 
 STOP = ["<|im_end|>", "<|endoftext|>", "<END_OF_PLAN>", "###"]
 DECODERS = ("greedy", "llama")

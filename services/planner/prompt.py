@@ -10,8 +10,9 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from services.planner.examples import EXAMPLES, Example
+from services.planner.examples import EXAMPLES
 from shared import catalog
+from shared.cases import Example
 from shared.validate import DATETIME_FORMAT
 
 RULES = """\

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 
 from services.retrieval.retriever import Retriever
-from shared.bus import Service, run_service
 from shared.config import Config
+from shared.runtime.bus import Service, run_service
 from shared.wire import Message
 
 

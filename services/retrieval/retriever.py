@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from services.planner.examples import Example
 from shared import catalog, paths
+from shared.cases import Example
 
 ARTIFACT_DIR = paths.REPO_ROOT / "models" / "retriever"
 

@@ -18,14 +18,14 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any
 
-from services.executor.ledger import Outcome
 from services.scheduler.engine import CallEvent, Policy, Scheduler, SchedulerSettings
 from services.scheduler.joiner import answer
 from services.scheduler.replan import Action, Round, observations, origin_id, replan_note, round_id, run_rounds
 from shared import catalog
-from shared.bus import Service, run_service, spawn
 from shared.config import Config
+from shared.outcome import Outcome
 from shared.plan import Call, render_plan
+from shared.runtime.bus import Service, run_service, spawn
 from shared.wire import Message
 
 KEEP_RESULTS = 256

@@ -14,10 +14,10 @@ from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mappin
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.executor.ledger import Outcome
 from services.scheduler.graph import PlanGraph, Progress, State
 from shared import catalog
 from shared.catalog import Effect
+from shared.outcome import Outcome
 from shared.plan import Call
 
 

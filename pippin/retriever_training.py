@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 
 from pippin.datagen import Sample, eval_queries, generate
-from services.planner.examples import EXAMPLES, Example
+from services.planner.examples import EXAMPLES
 from services.retrieval.retriever import Encoded, Encoder, ToolClassifier, choose
 from shared import catalog
+from shared.cases import Example
 
 
 def fit(vectors: np.ndarray, labels: np.ndarray, seed: int, c: float) -> tuple[np.ndarray, np.ndarray]:
