@@ -10,7 +10,16 @@ import sys
 import time
 from pathlib import Path
 
-from bench import bus_bench, e2e_bench, pipeline_bench, planner_bench, retrieval_bench, scheduler_bench, voice_bench
+from bench import (
+    bus_bench,
+    e2e_bench,
+    pipeline_bench,
+    planner_bench,
+    retrieval_bench,
+    scheduler_bench,
+    soak_bench,
+    voice_bench,
+)
 
 OUT = Path(__file__).parent
 
@@ -27,7 +36,7 @@ def main() -> None:
     only = set(sys.argv[1:])
     benches = {"scheduler": scheduler_bench.run, "bus": bus_bench.run, "pipeline": pipeline_bench.run,
                "retrieval": retrieval_bench.run, "planner": planner_bench.run, "e2e": e2e_bench.run,
-               "voice": voice_bench.run, "voice_asr": voice_bench.asr_variants}
+               "voice": voice_bench.run, "voice_asr": voice_bench.asr_variants, "soak": soak_bench.run}
     results: dict[str, object] = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M")}
     if only and (OUT / "results.json").exists():  # `python -m bench.run NAME...` refreshes just those
         results = {**json.loads((OUT / "results.json").read_text()), **results}

@@ -156,15 +156,16 @@ def status_table(config: Config) -> str:
 
     stages = asyncio.run(get())
     rows = [f"{'stage':<10} {'process':<9} {'ready':<6} {'heartbeat':<10} {'served':>6} {'errors':>6} "
-            f"{'bad frames':>10}  last error"]
+            f"{'bad frames':>10} {'bad news':>8} {'shed':>5}  last error"]
     for name in ("bus", *STAGES, "listener", "watchdog"):
         state = processes.get(name, ("-", ""))[0]
         s = stages.get(name, {})
         st = s.get("stats", {})
         hb = f"{s['heartbeat_age_s']:.1f}s ago" if "heartbeat_age_s" in s else "-"
         rows.append(f"{name:<10} {state:<9} {('yes' if s.get('ready') else ('no' if s else '-')):<6} {hb:<10} "
-                    f"{st.get('served', '-'):>6} {st.get('errors', '-'):>6} {st.get('bad_frames', '-'):>10}  "
-                    f"{st.get('last_error', '')}")
+                    f"{st.get('served', '-'):>6} {st.get('errors', '-'):>6} {st.get('bad_frames', '-'):>10} "
+                    f"{st.get('bad_news', '-'):>8} {st.get('shed', '-'):>5}  "
+                    f"{st.get('broken') or st.get('last_error', '')}")
     return "\n".join(rows)
 
 

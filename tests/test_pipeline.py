@@ -21,11 +21,14 @@ from pathlib import Path
 import msgpack
 import pytest
 import zmq
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pippin.client import PipelineClient, down, supervisorctl, up
+from pippin.fuzz import fuzz
 from shared import config as config_mod
-from shared.runtime.bus import Bus, StageError
-from shared.wire import Message, decode, encode
+from shared.runtime.bus import HEARTBEAT_S, IN_FLIGHT_MAX, TOPIC_TYPES, Bus, StageError
+from shared.wire import PAYLOADS, Message, decode, encode
 
 pytestmark = pytest.mark.slow
 CASES = Path(__file__).parent / "data" / "pipeline_cases.jsonl"
@@ -229,6 +232,127 @@ def test_malformed_frames_are_answered_and_every_stage_keeps_serving(pipe: Pipel
         assert stages[stage]["stats"]["bad_frames"] >= len(BAD_FRAMES), stage
     for stage in ("bus", *STAGES):
         assert "RUNNING" in supervisorctl(pipe.config, "status", stage).stdout
+
+
+def _status_after_fuzz(pipe: Pipeline) -> tuple[dict, dict]:
+    async def go():
+        c = PipelineClient(pipe.config)
+        try:
+            await asyncio.sleep(1.5 * HEARTBEAT_S)  # every stage has sent a heartbeat since
+            stages = await c.status()
+            return stages, await c.ask(QUERIES[2])
+        finally:
+            c.close()
+
+    return run(go())
+
+
+def _assert_fresh(stages: dict) -> None:
+    for stage in STAGES:
+        assert stages[stage]["heartbeat_age_s"] < 2 * HEARTBEAT_S, (stage, stages[stage]["heartbeat_age_s"])
+        assert stages[stage]["stats"]["broken"] == "", stage
+
+
+def test_thousands_of_bad_frames_at_every_socket_and_topic_leave_status_true_and_requests_working(
+        pipe: Pipeline) -> None:
+    replies: list[tuple[str, Message]] = []
+    report = fuzz(pipe.config, 3000, seed=7, on_reply=lambda stage, frame: replies.append((stage, decode(frame))))
+    assert report.sent_news == 1500 and not report.unanswered, report.unanswered[:5]
+    assert all(m.type == "error" for _, m in replies), [m for _, m in replies if m.type != "error"][:3]
+
+    stages, result = _status_after_fuzz(pipe)
+    _assert_fresh(stages)
+    for stage in STAGES:  # every stage heard bad news, and lived
+        assert stages[stage]["stats"]["bad_news"] > 0, stage
+    assert all(c["state"] == "done" for c in result["calls"])
+
+    # The gateway still hears the bus: a restarted stage's new instance shows up in status.
+    old = stages["planner"]["instance"]
+    assert supervisorctl(pipe.config, "restart", "planner").returncode == 0
+
+    async def new_instance() -> dict:
+        c = PipelineClient(pipe.config)
+        try:
+            for _ in range(60):
+                now = await c.status()
+                if now["planner"]["instance"] != old and now["planner"]["ready"]:
+                    return now
+                await asyncio.sleep(0.5)
+            return now
+        finally:
+            c.close()
+
+    after = run(new_instance())
+    assert after["planner"]["instance"] != old and after["planner"]["heartbeat_age_s"] < 2 * HEARTBEAT_S
+
+
+# Envelopes near and far from valid ones; never an `ask` (a valid one would be a real request).
+ints = st.integers(-(2**63), 2**64 - 1)  # what msgpack can carry
+envelopes = st.fixed_dictionaries({
+    "v": st.sampled_from([1, 1, 2, "1"]), "type": st.sampled_from([*(k for k in PAYLOADS if k != "ask"), "nope"]),
+    "rid": st.text(max_size=8) | ints, "tid": st.text(max_size=8), "from": st.text(max_size=8),
+    "mono": st.floats(allow_nan=False) | st.text(max_size=3), "wall": st.floats(allow_nan=False),
+    "body": st.dictionaries(st.sampled_from(["text", "idx", "tool", "args", "stats", "ready", "instance"]),
+                            st.none() | ints | st.text(max_size=8) | st.lists(ints, max_size=3)),
+})
+frame_lists = st.lists(st.binary(max_size=64) | envelopes.map(msgpack.packb), min_size=1, max_size=3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(frames=frame_lists, stage=st.sampled_from(STAGES), topic=st.sampled_from(list(TOPIC_TYPES)))
+def test_hypothesis_made_frames_are_answered_by_every_stage_and_ignored_on_the_bus(
+        pipe: Pipeline, frames: list[bytes], stage: str, topic: bytes) -> None:
+    ctx = zmq.Context()
+    try:
+        sock = ctx.socket(zmq.DEALER)
+        sock.linger = 0
+        sock.connect(pipe.config.endpoint(stage))
+        pub = ctx.socket(zmq.PUB)
+        pub.linger = 0
+        pub.connect(pipe.config.endpoint("bus_in"))
+        sock.send_multipart(frames)
+        pub.send_multipart([topic, *frames])
+        assert sock.poll(5000), f"{stage} did not answer {frames!r}"
+        reply = decode(sock.recv_multipart()[-1])
+        if reply.type != "error":  # only a valid message gets anything but an error
+            assert len(frames) == 1 and decode(frames[0]), (frames, reply)
+    finally:
+        ctx.destroy(linger=0)
+
+
+def test_after_the_hypothesis_frames_every_heartbeat_is_fresh(pipe: Pipeline) -> None:
+    stages, result = _status_after_fuzz(pipe)
+    _assert_fresh(stages)
+    assert all(c["state"] == "done" for c in result["calls"])
+
+
+def test_a_flood_of_requests_is_shed_with_a_clear_busy_error_and_counted_in_status(pipe: Pipeline) -> None:
+    n = 3 * IN_FLIGHT_MAX
+    ctx = zmq.Context()
+    ended: dict[str, Message] = {}
+    try:
+        sock = ctx.socket(zmq.DEALER)
+        sock.linger = 0
+        sock.connect(pipe.config.endpoint("gateway"))
+        for i in range(n):  # requests the reference planner has no plan for: each ends in an error
+            sock.send(encode(Message("ask", {"text": f"flood number {i}"}, f"flood-{i}", sender="test")))
+        deadline = time.monotonic() + 120
+        while len(ended) < n and time.monotonic() < deadline:
+            if sock.poll(1000):
+                reply = decode(sock.recv_multipart()[-1])
+                if reply.type in ("result", "error"):
+                    ended[reply.request_id] = reply
+    finally:
+        ctx.destroy(linger=0)
+    assert len(ended) == n, f"{n - len(ended)} requests never ended"
+    busy = [m for m in ended.values() if m.type == "error" and "busy" in m.body["message"]]
+    assert busy and len(busy) <= n - IN_FLIGHT_MAX, len(busy)
+    stages, result = _status_after_fuzz(pipe)
+    assert stages["gateway"]["stats"]["shed"] >= len(busy)
+    # nothing is left in flight but the status request itself (and the client's resend of it
+    # when it first hears the gateway's heartbeat)
+    assert stages["gateway"]["stats"]["in_flight"] <= 2
+    assert all(c["state"] == "done" for c in result["calls"])
 
 
 @pytest.mark.parametrize("stage", ["planner", "scheduler", "executor", "retrieval", "gateway"])

@@ -1,6 +1,6 @@
 """The watchdog: restarts a stage whose heartbeats stop while supervisord still thinks
-it runs (a hung process; a dead one supervisord restarts by itself). Stages still
-loading their model get a grace period."""
+it runs (a hung process; a dead one supervisord restarts by itself), or whose heartbeat
+says a loop of it has ended (`broken`). Stages still loading their model get a grace period."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import xmlrpc.client
 from supervisor.xmlrpc import SupervisorTransport
 
 from shared import config as config_mod
-from shared.runtime.bus import Bus, news, spawn
+from shared.runtime.bus import BadInput, Bus, news, spawn
 
 WATCHED = ("gateway", "retrieval", "planner", "scheduler", "executor", "listener")
 log = logging.getLogger("pippin.watchdog")
@@ -31,11 +31,17 @@ async def watch() -> None:
     bus = Bus(config, "watchdog")
     sub = bus.subscriber(b"hb")
     last: dict[str, float] = {}
+    broken: dict[str, str] = {}
     rpc = supervisor(str(config.run_dir))
 
     async def listen() -> None:
-        async for _, msg in news(sub):
+        async for _, msg in news(sub, BadInput("watchdog bus news")):
             last[msg.sender] = time.time()
+            why = msg.body["stats"].get("broken")
+            if isinstance(why, str) and why:
+                broken[msg.sender] = why
+            else:  # the latest heartbeat decides: a restarted stage's first one clears it
+                broken.pop(msg.sender, None)
 
     spawn(listen())
     while True:
@@ -52,8 +58,9 @@ async def watch() -> None:
                 continue
             up_for = now - info["start"]
             age = now - max(last.get(name, 0.0), info["start"])
-            if up_for > grace and age > timeout:
-                log.warning("%s: no heartbeat for %.0f s; restarting it", name, age)
+            why = broken.pop(name, "")
+            if why or (up_for > grace and age > timeout):
+                log.warning("%s: %s; restarting it", name, why or f"no heartbeat for {age:.0f} s")
                 try:
                     await asyncio.to_thread(rpc.supervisor.stopProcess, name)
                     await asyncio.to_thread(rpc.supervisor.startProcess, name)

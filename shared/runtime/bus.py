@@ -32,7 +32,19 @@ from shared.wire import Message, WireError, decode, encode, new_id
 
 log = logging.getLogger("pippin.bus")
 HEARTBEAT_S = 1.0
-TOPICS = (b"ready", b"hb", b"cancel", b"confirm", b"trace", b"audio", b"transcript", b"answer")
+# Bus topics and the one message type each carries; news of another type under a topic is
+# dropped as bad (a subscriber reads a heartbeat's fields only from a heartbeat).
+TOPIC_TYPES: dict[bytes, str] = {b"ready": "ready", b"hb": "heartbeat", b"cancel": "cancel", b"confirm": "confirmed",
+                                 b"trace": "trace", b"audio": "audio", b"transcript": "transcript",
+                                 b"answer": "result"}
+TOPICS = tuple(TOPIC_TYPES)
+BAD_LOG_EVERY_S = 10.0
+# Requests a stage works on at once; more are refused with a clear "busy" error (counted as
+# `shed` in status), so a flood of requests cannot grow a stage's memory without bound.
+IN_FLIGHT_MAX = 256
+# Messages a socket queues per peer before it drops (PUB, ROUTER) or stops reading (SUB,
+# DEALER): ZeroMQ's default made explicit; with frames at most 4 MB this bounds each queue.
+HWM = 1000
 
 
 _background: set[asyncio.Task[Any]] = set()
@@ -90,6 +102,7 @@ class Bus:
     def _socket(self, kind: int) -> zmq.asyncio.Socket:
         sock = self.ctx.socket(kind)
         sock.linger = 0
+        sock.sndhwm = sock.rcvhwm = HWM
         return sock
 
     def router(self, stage: str | None = None) -> zmq.asyncio.Socket:
@@ -141,14 +154,58 @@ class _Pending:
     sent_to: str | None = None  # the peer instance believed current when last sent
 
 
-async def news(sub: zmq.asyncio.Socket) -> AsyncIterator[tuple[bytes, Message]]:
-    """The messages arriving on a SUB socket, with their topics; frames that are not valid
-    messages are skipped (bus news is advisory: a bad one is not worth an answer)."""
+class BadInput:
+    """Counts bad frames and logs them at most once per BAD_LOG_EVERY_S (a flood of garbage
+    must not become a flood of log lines), with how many were left unsaid."""
+
+    def __init__(self, where: str, stats: dict[str, Any] | None = None, key: str = "bad_frames") -> None:
+        self.where = where
+        self.stats = stats if stats is not None else {key: 0}
+        self.key = key
+        self.stats.setdefault(key, 0)
+        self._last_log = 0.0
+        self._unlogged = 0
+
+    @property
+    def count(self) -> int:
+        return int(self.stats[self.key])
+
+    def __call__(self, reason: str) -> None:
+        self.stats[self.key] += 1
+        now = time.monotonic()
+        if now - self._last_log < BAD_LOG_EVERY_S:
+            self._unlogged += 1
+            return
+        more = f" ({self._unlogged} more since the last report)" if self._unlogged else ""
+        log.warning("%s: bad frame: %s%s", self.where, reason[:200], more)
+        self._last_log, self._unlogged = now, 0
+
+
+def read_news(frames: list[bytes]) -> tuple[bytes, Message]:
+    """One bus message from its frames: [topic, message], the message of the topic's type."""
+    if len(frames) != 2:
+        raise WireError(f"bus news of {len(frames)} frames (expected topic and message)")
+    topic, frame = frames
+    expected = TOPIC_TYPES.get(topic)
+    if expected is None:
+        raise WireError(f"unknown topic {topic[:40]!r}")
+    msg = decode(frame)
+    if msg.type != expected:
+        raise WireError(f"a {msg.type!r} message under topic {topic.decode()!r}", msg.request_id)
+    return topic, msg
+
+
+async def news(sub: zmq.asyncio.Socket, bad: BadInput | None = None) -> AsyncIterator[tuple[bytes, Message]]:
+    """The messages arriving on a SUB socket, with their topics. Anything else (wrong
+    frame count, unknown topic, not a valid message, a type the topic does not carry) is
+    counted in `bad` and skipped: bus news is advisory, a bad one is not worth an answer."""
+    bad = bad or BadInput(f"news on {sub}")
     while True:
-        topic, frame = await sub.recv_multipart()
+        frames = await sub.recv_multipart()
         try:
-            msg = decode(frame)
-        except WireError:
+            topic, msg = read_news(frames)
+        except WireError as e:
+            bad(e.reason)
             continue
         yield topic, msg
 
@@ -174,14 +231,15 @@ class Requester:
         self._task = asyncio.create_task(self._receive())
 
     async def _receive(self) -> None:
+        bad = BadInput(f"{self.bus.name}: reply from {self.target}")
         while True:
             frames = await self.sock.recv_multipart()
             try:
                 msg = decode(frames[-1])
-            except WireError as e:
-                log.warning("%s: bad reply from %s: %s", self.bus.name, self.target, e.reason)
+                p = self.pending.get(self.key(msg))
+            except (WireError, KeyError, TypeError) as e:  # KeyError: a reply without the key's fields
+                bad(e.reason if isinstance(e, WireError) else f"{type(e).__name__}: {e}")
                 continue
-            p = self.pending.get(self.key(msg))
             if p is not None:
                 p.queue.put_nowait(msg)
 
@@ -253,8 +311,10 @@ class Service:
         self.bus = Bus(config, self.name)
         self.instance = new_id()
         self.ready = False
-        self.stats: dict[str, Any] = {"served": 0, "errors": 0, "bad_frames": 0, "last_error": "",
-                                      "started": time.time()}
+        self.stats: dict[str, Any] = {"served": 0, "errors": 0, "bad_frames": 0, "bad_news": 0, "shed": 0,
+                                      "in_flight": 0, "last_error": "", "broken": "", "started": time.time()}
+        self.bad_frames = BadInput(f"{self.name} requests", self.stats, "bad_frames")
+        self.bad_news = BadInput(f"{self.name} bus news", self.stats, "bad_news")
         self.requesters: list[Requester] = []
         self.tracer = Tracer(self.name, config.trace_dir)
         self.router: zmq.asyncio.Socket | None = None
@@ -302,6 +362,7 @@ class Service:
         for r in self.requesters:
             r.start()
         tasks = [asyncio.create_task(self._heartbeats()), asyncio.create_task(self._listen(sub))]
+        tasks[1].add_done_callback(self._loop_ended)
         try:
             await asyncio.to_thread(self.load)
         except Exception as e:
@@ -321,6 +382,15 @@ class Service:
     def extra_topics(self) -> tuple[bytes, ...]:
         return ()
 
+    def _loop_ended(self, task: asyncio.Task[None]) -> None:
+        """The bus-news loop should never end; if it does, heartbeats say so (`broken`) and
+        the watchdog restarts the stage: a stage deaf to restarts and cancels is not healthy."""
+        if task.cancelled():
+            return
+        why = repr(task.exception()) if task.exception() is not None else "returned"
+        log.error("%s: bus news loop ended: %s", self.name, why)
+        self.stats["broken"] = f"bus news loop ended: {why}"[:300]
+
     async def _announce(self) -> None:
         # PUB drops messages until the subscription has propagated: say it a few times.
         for _ in range(3):
@@ -339,17 +409,23 @@ class Service:
             await asyncio.sleep(HEARTBEAT_S)
 
     async def _listen(self, sub: zmq.asyncio.Socket) -> None:
-        async for topic, msg in news(sub):
-            if topic == b"ready" or (topic == b"hb" and msg.body["ready"]):
-                # Heartbeats carry the instance too, so a restart is noticed even by a
-                # stage that missed the first announcement.
-                for r in self.requesters:
-                    if r.target == msg.sender:
-                        r.peer_ready(msg.body["instance"])
-            if topic == b"cancel":
-                self.on_cancel(msg.request_id)
-            elif topic != b"ready":
-                self.on_bus(topic, msg)
+        async for topic, msg in news(sub, self.bad_news):
+            try:
+                self._on_news(topic, msg)
+            except Exception as e:  # a well-formed message this stage cannot use ends nothing
+                self.bad_news(f"{msg.type} from {msg.sender!r} could not be used: {type(e).__name__}: {e}")
+
+    def _on_news(self, topic: bytes, msg: Message) -> None:
+        if topic == b"ready" or (topic == b"hb" and msg.body["ready"]):
+            # Heartbeats carry the instance too, so a restart is noticed even by a
+            # stage that missed the first announcement.
+            for r in self.requesters:
+                if r.target == msg.sender:
+                    r.peer_ready(msg.body["instance"])
+        if topic == b"cancel":
+            self.on_cancel(msg.request_id)
+        elif topic != b"ready":
+            self.on_bus(topic, msg)
 
     async def _serve(self) -> None:
         assert self.router is not None
@@ -357,20 +433,25 @@ class Service:
             frames = await self.router.recv_multipart()
             ident = frames[0]
             if len(frames) != 2:
-                self.stats["bad_frames"] += 1
-                log.warning("%s: message of %d frames refused", self.name, len(frames))
+                self.bad_frames(f"message of {len(frames)} frames")
                 await self.error(ident, "", f"bad frame: expected one message frame, got {len(frames) - 1}")
                 continue
             try:
                 msg = decode(frames[1])
             except WireError as e:
-                self.stats["bad_frames"] += 1
-                log.warning("%s: bad frame: %s", self.name, e.reason)
+                self.bad_frames(e.reason)
                 await self.error(ident, e.request_id, f"bad frame: {e.reason}")
                 continue
             now = time.monotonic()
             self.tracer.record("recv", msg.trace_id, msg.request_id, msg.mono, max(0.0, now - msg.mono),
                                f"{msg.type} from {msg.sender}")
+            if self.stats["in_flight"] >= IN_FLIGHT_MAX:
+                self.stats["shed"] += 1
+                await self.send(ident, Message("error", {"message": f"{self.name} is busy ({IN_FLIGHT_MAX} requests "
+                                                                    "in flight); try again shortly",
+                                                         "stage": self.name}, msg.request_id, sender=self.name))
+                continue
+            self.stats["in_flight"] += 1
             spawn(self._guarded(ident, msg))
 
     async def _guarded(self, ident: bytes, msg: Message) -> None:
@@ -383,6 +464,8 @@ class Service:
         except Exception as e:
             log.exception("%s: %s failed", self.name, msg.type)
             await self.error(ident, msg.request_id, f"{self.name} failed on {msg.type}: {type(e).__name__}: {e}")
+        finally:
+            self.stats["in_flight"] -= 1
 
 
 def run_service(factory: Callable[[Config], Service]) -> None:
