@@ -1,7 +1,7 @@
 # Pippin: `make demo` runs the assistant on the simulated Mac, `make test` runs the tests.
 # Both set everything up first (idempotent; the slow parts are cached in $(PIPPIN_CACHE)).
 
-PYTHON ?= python3
+PYTHON ?=
 VENV := .venv
 PY := $(VENV)/bin/python
 PIPPIN_CACHE ?= $(HOME)/.cache/pippin

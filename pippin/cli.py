@@ -498,6 +498,17 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("doctor")
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Is this machine ready: Python, each app's permission (asked one at a time), Zoom."""
+    from pippin.doctor import report, run_checks
+    from shared import config as config_mod
+
+    text, ok = report(run_checks(config_mod.load()))
+    print(text)
+    return 0 if ok else 1
+
+
 @command("tools")
 def cmd_tools(args: argparse.Namespace) -> int:
     from shared.catalog import catalog_markdown
@@ -629,6 +640,8 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--timeout", type=float, default=600)
     u.add_argument("--listen", action="store_true", help="also start the always-on listener stage")
     sub.add_parser("down", help="stop the pipeline")
+    sub.add_parser("doctor", help="check this machine: Python, permission to control each app (asked now, one at "
+                   "a time), Zoom credentials; says what to do for each problem")
     sub.add_parser("status", help="each stage: process, ready, heartbeat age, requests served, last error")
     ct = sub.add_parser("ctl", help="supervisorctl for the running pipeline, e.g. `pippin ctl restart planner`")
     ct.add_argument("args", nargs=argparse.REMAINDER)

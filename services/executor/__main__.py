@@ -24,8 +24,10 @@ def make_backend(settings: dict[str, object]) -> Backend:
         return SimulatedMac(str(settings.get("db") or ":memory:"), Path(str(world)), latency_s=latency)
     if backend == "applescript":
         from services.executor.applescript import AppleScriptMac
+        from services.executor.zoom import ZoomClient, ZoomSettings
 
-        return AppleScriptMac(zoom_token=str(settings.get("zoom_token") or "") or None)
+        return AppleScriptMac(zoom=ZoomClient(ZoomSettings.from_config(settings)),
+                              phone_region=str(settings.get("phone_region") or "US"))
     raise SystemExit(f"executor: unknown backend {backend!r} (simulated or applescript)")
 
 

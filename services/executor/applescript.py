@@ -8,10 +8,8 @@ file or note the user meant) happens here, with the same rules as the simulated 
 from __future__ import annotations
 
 import datetime as dt
-import json
+import re
 import subprocess
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
@@ -21,18 +19,38 @@ from services.executor.common import (
     ToolError,
     check_emails,
     check_sms_recipients,
+    choose_phone,
     coerce_args,
     extractive_summary,
     maps_directions_url,
     maps_search_url,
 )
+from services.executor.zoom import NOT_SET_UP, ZoomClient, ZoomSettings
 from shared import matching
 from shared.plan import Value
 from shared.validate import DATETIME_FORMAT
 
 SCRIPT_DIR = Path(__file__).resolve().parent / "applescript"
-ZOOM_API = "https://api.zoom.us/v2/users/me/meetings"
 Runner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+AUTOMATION_FIX = ("System Settings > Privacy & Security > Automation, find the app Pippin runs in (Terminal, "
+                  "iTerm, or Python) and switch on {app}")
+
+
+def explain_osascript_error(stderr: str) -> str:
+    """osascript's error with what to do, for the errors a first run meets: a permission
+    refused (-1743: macOS never asks again by itself) and a consent dialog left unanswered
+    (-1712). Other errors pass through as they are."""
+    app = re.search(r'application "([^"]+)"|\b(Contacts|Calendar|Reminders|Notes|Mail|Messages|Finder)\b', stderr)
+    name = next((g for g in app.groups() if g), "the app") if app else "the app"
+    if "-1743" in stderr or "Not authorized to send Apple events" in stderr:
+        return (f"Pippin is not allowed to control {name}: open " + AUTOMATION_FIX.format(app=name)
+                + " (or run `pippin doctor`)")
+    if "-1712" in stderr:
+        return (f"{name} did not answer in time; if macOS is asking whether Pippin may control {name}, "
+                "click OK and ask again (`pippin doctor` asks for every app at once)")
+    return stderr
 
 
 def _date_parts(text: str, what: str) -> list[str]:
@@ -64,16 +82,17 @@ def read_pdf_text(path: str) -> str:
 
 class AppleScriptMac:
     def __init__(self, *, osascript: str = "osascript", mdfind: str = "mdfind", home: str = "~",
-                 summarizer: Summarizer | None = None, zoom_token: str | None = None,
-                 zoom_api: str = ZOOM_API, timeout_s: float = 30.0, runner: Runner = subprocess.run) -> None:
+                 summarizer: Summarizer | None = None, zoom: ZoomClient | None = None,
+                 timeout_s: float = 30.0, runner: Runner = subprocess.run,
+                 phone_region: str = "US") -> None:
         self.osascript = osascript
         self.mdfind = mdfind
         self.home = str(Path(home).expanduser())
         self.summarize = summarizer or extractive_summary
-        self.zoom_token = zoom_token
-        self.zoom_api = zoom_api
+        self.zoom = zoom or ZoomClient(ZoomSettings(), timeout_s=timeout_s)
         self.timeout_s = timeout_s
         self._run_process = runner
+        self.phone_region = phone_region  # how numbers without a country code are read
 
     # ---- running scripts -----------------------------------------------------------------
     def _exec(self, argv: list[str]) -> str:
@@ -84,7 +103,7 @@ class AppleScriptMac:
         except subprocess.TimeoutExpired:
             raise ToolError(f"{PurePosixPath(argv[1] if len(argv) > 1 else argv[0]).name} timed out") from None
         if proc.returncode != 0:
-            raise ToolError(proc.stderr.strip() or f"{argv[0]} exited with {proc.returncode}")
+            raise ToolError(explain_osascript_error(proc.stderr.strip()) or f"{argv[0]} exited with {proc.returncode}")
         return proc.stdout.rstrip("\n")
 
     def script(self, name: str, *args: str) -> str:
@@ -112,19 +131,34 @@ class AppleScriptMac:
         except matching.LookupFailed as e:
             raise ToolError(str(e)) from None
 
+    def _one_persons(self, script: str, chosen: str, what: str) -> list[tuple[str, str]]:
+        """The (label, value) entries a contact script lists for the one person named `chosen`;
+        two people of one name are not guessed between."""
+        people: dict[str, list[tuple[str, str]]] = {}
+        for line in self.script(script, chosen).split("\n"):
+            if not line.strip():
+                continue
+            pid, _, rest = line.partition("\t")
+            label, _, value = rest.partition("\t")
+            entries = people.setdefault(pid, [])
+            if value.strip():
+                entries.append((label, value.strip()))
+        if len(people) > 1:
+            found = "; ".join(", ".join(v for _, v in entries) or f"no {what}" for entries in people.values())
+            raise ToolError(f"{len(people)} contacts are named {chosen} ({what}: {found}); Pippin will not guess "
+                            f"which: give one of them another name in Contacts, or say the {what}")
+        entries = next(iter(people.values()), [])
+        if not entries:
+            raise ToolError(f"{chosen} has no {what} on file")
+        return entries
+
     def _tool_get_phone_number(self, name: str, *, deliver: bool) -> str:
         chosen = self._contact(name)
-        number = self.script("contact_phone", chosen)
-        if not number:
-            raise ToolError(f"{chosen} has no phone number on file")
-        return number
+        return choose_phone(chosen, self._one_persons("contact_phone", chosen, "phone number"), self.phone_region)
 
     def _tool_get_email_address(self, name: str, *, deliver: bool) -> str:
         chosen = self._contact(name)
-        address = self.script("contact_email", chosen)
-        if not address:
-            raise ToolError(f"{chosen} has no email address on file")
-        return address
+        return self._one_persons("contact_email", chosen, "email address")[0][1]
 
     # ---- files ---------------------------------------------------------------------------
     def _spotlight(self, query: str) -> list[tuple[str, str]]:
@@ -271,7 +305,7 @@ class AppleScriptMac:
 
     # ---- messages ------------------------------------------------------------------------
     def _tool_send_sms(self, recipients: list[str], message: str, *, deliver: bool) -> str:
-        to = check_sms_recipients(recipients)
+        to = check_sms_recipients(recipients, self.phone_region)
         if not message.strip():
             raise ToolError("the message is empty")
         if deliver:
@@ -285,20 +319,7 @@ class AppleScriptMac:
     # ---- zoom ----------------------------------------------------------------------------
     def _tool_get_zoom_meeting_link(self, topic: str, start_time: str, duration: int, meeting_invitees: list[str],
                                     *, deliver: bool) -> str:
-        if not self.zoom_token:
-            raise ToolError("Zoom is not set up: put a Zoom API token in config/pippin.toml under "
-                            "[executor.zoom] token = \"...\" (a Server-to-Server OAuth app's token)")
+        if not self.zoom.settings.configured:
+            raise ToolError(NOT_SET_UP)
         start = dt.datetime.strptime(start_time, DATETIME_FORMAT)
-        body = {"topic": topic, "type": 2, "start_time": start.strftime("%Y-%m-%dT%H:%M:%S"),
-                "duration": duration,
-                "settings": {"meeting_invitees": [{"email": e} for e in check_emails(meeting_invitees, "invitees")]}}
-        req = urllib.request.Request(self.zoom_api, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Authorization": f"Bearer {self.zoom_token}",
-                                              "Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
-                return str(json.load(resp)["join_url"])
-        except urllib.error.HTTPError as e:
-            raise ToolError(f"Zoom refused the meeting: HTTP {e.code} {e.reason}") from None
-        except (urllib.error.URLError, TimeoutError, KeyError, json.JSONDecodeError) as e:
-            raise ToolError(f"could not reach Zoom: {e}") from None
+        return self.zoom.create_meeting(topic, start, duration, check_emails(meeting_invitees, "invitees"))

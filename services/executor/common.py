@@ -1,5 +1,5 @@
-"""What both executor backends share: errors, argument coercion, address checks,
-Maps URLs and the summary of a document's text."""
+"""What both executor backends share: errors, argument coercion, address checks and
+phone numbers as people store them, Maps URLs and the summary of a document's text."""
 
 from __future__ import annotations
 
@@ -7,12 +7,22 @@ import re
 from collections.abc import Callable
 from urllib.parse import urlencode
 
+import phonenumbers
+
 from shared import catalog
 from shared.catalog import ParamType
 from shared.plan import Value
 
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PHONE_RE = re.compile(r"^\+?[0-9][0-9 ().-]{4,}$")
+_PHONE_RE = re.compile(r"^\+?\(?[0-9][0-9 ().-]{4,}$")
+# What Contacts and pasted text put around and inside numbers: no-break and narrow spaces,
+# bidirectional marks and isolates, word joiners, a byte-order mark, non-ASCII hyphens.
+_INVISIBLE = {ord(c): " " for c in "\u00a0\u2007\u202f\u2009\u200b"}
+_INVISIBLE |= {ord(c): "" for c in "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069\ufeff"}
+_INVISIBLE |= {ord(c): "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2212"}
+# Contacts' phone labels, best for a text first; faxes and pagers cannot take one.
+_PHONE_LABEL_RANK = {"iphone": 0, "mobile": 0, "cell": 0, "main": 1, "home": 3, "work": 3, "other": 3}
+_NOT_TEXTABLE = ("fax", "pager")
 TRANSPORT_FLAGS = {"d": "d", "w": "w", "r": "r"}  # Apple Maps dirflg values
 
 
@@ -43,16 +53,61 @@ def check_emails(addresses: list[str], role: str) -> list[str]:
     return [a.strip() for a in addresses]
 
 
-def check_sms_recipients(recipients: list[str]) -> list[str]:
+def clean_phone(raw: str) -> str:
+    """A number without the invisible characters and odd hyphens copied along with it."""
+    return " ".join(raw.translate(_INVISIBLE).split())
+
+
+def normalize_phone(raw: str, region: str = "US") -> str | None:
+    """A phone number as Messages takes it: E.164 ("+14155550115") when libphonenumber can
+    read it in `region` ("(415) 555-0115", "415.555.0115", "+44 20 7946 0958"); the cleaned
+    text for short codes and local numbers it cannot place ("555-0115": Messages dials them
+    as the user would); None for what is not a number."""
+    text = clean_phone(raw)
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is not None and phonenumbers.is_valid_number(number):
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return text if _PHONE_RE.match(text) else None
+
+
+def check_sms_recipients(recipients: list[str], region: str = "US") -> list[str]:
     if not recipients:
         raise ToolError("a text message needs at least one recipient")
-    bad = [r for r in recipients if not (_PHONE_RE.match(r.strip()) or _EMAIL_RE.match(r.strip()))]
+    out, bad = [], []
+    for r in recipients:
+        text = clean_phone(r)
+        number = text if _EMAIL_RE.match(text) else normalize_phone(text, region)
+        if number is None:
+            bad.append(r)
+        else:
+            out.append(number)
     if bad:
         raise ToolError(
-            "text recipients must be phone numbers (look names up with get_phone_number first): "
-            + ", ".join(repr(b) for b in bad)
+            "text recipients must be phone numbers or iMessage addresses (look names up with "
+            "get_phone_number first): " + ", ".join(repr(b) for b in bad)
         )
-    return [r.strip() for r in recipients]
+    return out
+
+
+def phone_label(label: str) -> str:
+    """Contacts' stored label in words: "_$!<Mobile>!$_" -> "mobile"; custom labels as typed."""
+    m = re.fullmatch(r"_\$!<(.*)>!\$_", label.strip())
+    return (m.group(1) if m else label.strip()).lower()
+
+
+def choose_phone(name: str, phones: list[tuple[str, str]], region: str = "US") -> str:
+    """The number to text among a person's (label, value) phones: a mobile before a main
+    line, before any other, before home and work; never a fax or a pager. E.164 when readable."""
+    textable = [(i, phone_label(label), value) for i, (label, value) in enumerate(phones)
+                if value.strip() and not any(w in phone_label(label) for w in _NOT_TEXTABLE)]
+    if not textable:
+        kinds = ", ".join(sorted({phone_label(label) for label, _ in phones})) or "none"
+        raise ToolError(f"{name} has no phone number that can take a text on file (numbers: {kinds})")
+    _, _, value = min(textable, key=lambda t: (_PHONE_LABEL_RANK.get(t[1], 2), t[0]))
+    return normalize_phone(value, region) or clean_phone(value)
 
 
 def maps_search_url(location: str) -> str:
