@@ -98,16 +98,28 @@ async def _status(config: Config) -> dict[str, Any]:
         c.close()
 
 
+async def _ask(config: Config, text: str) -> dict[str, Any]:
+    c = PipelineClient(config)
+    try:
+        return await c.ask(text, now=NOW, timeout_s=60)
+    finally:
+        c.close()
+
+
+async def _wait_ready(config: Config) -> None:
+    c = PipelineClient(config)
+    try:
+        await c.wait_ready(300)
+    finally:
+        c.close()
+
+
 def fuzz_run(n: int = 100_000) -> dict[str, Any]:
     with pipeline(REFERENCE, retrieval=False) as config:
         rss_before = _rss(config)
         report = fuzz(config, n, seed=1)
         stages = asyncio.run(_status(config))
-        c = PipelineClient(config)
-        try:
-            result = asyncio.run(c.ask(DEMO[0][0], now=NOW, timeout_s=60))
-        finally:
-            c.close()
+        result = asyncio.run(_ask(config, DEMO[0][0]))
         rss_after = _rss(config)
         slow = slow_subscriber(config)
     return {"slow_subscriber": slow, "frames": n, "seconds": round(report.seconds, 1),
@@ -161,12 +173,15 @@ def slow_subscriber(config: Config, n: int = 50_000) -> dict[str, Any]:
 def _soak(config: Config, n: int, kill_every: int, in_flight: int, seed: int, label: str) -> dict[str, Any]:
     rng = random.Random(seed)
     queries = [q for q, _ in DEMO]
-    warm = PipelineClient(config)
-    try:
-        for q in queries[:in_flight]:
-            asyncio.run(warm.ask(q, now=NOW, timeout_s=120))
-    finally:
-        warm.close()
+    async def warm_up() -> None:
+        c = PipelineClient(config)
+        try:
+            for q in queries[:in_flight]:
+                await c.ask(q, now=NOW, timeout_s=120)
+        finally:
+            c.close()
+
+    asyncio.run(warm_up())
     pids_start, rss_start = _pids(config), _rss(config)
     answered, errors, at_kill_errors, kills = 0, [], 0, []
     t0 = time.monotonic()
@@ -195,11 +210,7 @@ def _soak(config: Config, n: int, kill_every: int, in_flight: int, seed: int, la
             else:
                 errors.append(repr(o)[:200])
         if kill:  # the next batch starts once the stage is back
-            c = PipelineClient(config)
-            try:
-                asyncio.run(c.wait_ready(300))
-            finally:
-                c.close()
+            asyncio.run(_wait_ready(config))
     seconds = time.monotonic() - t0
     pids_end, rss_end = _pids(config), _rss(config)
     growth = {k: round(100 * (rss_end[k] - rss_start[k]) / rss_start[k], 1)
