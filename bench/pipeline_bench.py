@@ -10,6 +10,8 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,47 +23,60 @@ from services.executor.simmac import SimulatedMac
 from services.planner.reference import ReferencePlanner
 from shared import config as config_mod
 from shared import paths
+from shared.config import Config
 from shared.runtime.tracing import Tracer, read_spans
 
 NOW = "2026-11-23 09:30:00"
 
 
-def run(rounds: int = 10) -> dict[str, Any]:
-    queries = [q for q, _ in DEMO]
-    plans = dict(DEMO)
+REFERENCE = 'kind = "reference"\ncases = "{cases}"'
+
+
+@contextmanager
+def running_pipeline(planner: str = REFERENCE, *, retrieval: bool = False, extra: str = "") -> Iterator[Config]:
+    """The stages under supervisord in a temporary run directory, on the simulated Mac; `planner`
+    is the [planner] section, where {cases} names a case file of the demo's requests and plans."""
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         cases = tmp / "cases.jsonl"
         cases.write_text("".join(json.dumps({"id": str(i), "query": q, "plan": p}) + "\n"
                                  for i, (q, p) in enumerate(DEMO)))
         cfg = tmp / "pippin.toml"
-        cfg.write_text(f'[planner]\nkind = "reference"\ncases = "{cases}"\n[executor]\nbackend = "simulated"\n'
+        cfg.write_text(f'[planner]\n{planner.format(cases=cases)}\n[executor]\nbackend = "simulated"\n'
                        'db = "{run}/simmac.sqlite"\nledger = "{run}/ledger.sqlite"\n'
-                       '[retrieval]\nenabled = false\n')  # the in-process side has no retrieval either
+                       f'[retrieval]\nenabled = {str(retrieval).lower()}\n{extra}')
         os.environ["PIPPIN_CONFIG"], os.environ["PIPPIN_RUN"] = str(cfg), str(tmp / "run")
         config = config_mod.load(cfg, tmp / "run")
-        up(config, timeout_s=120)
+        up(config, timeout_s=300)
         try:
-            async def remote() -> list[float]:
-                c = PipelineClient(config)
-                times = []
-                try:
-                    await c.ask(queries[0])  # warm-up
-                    for r in range(rounds):
-                        for q in queries:
-                            t0 = time.perf_counter()
-                            await c.ask(q, request_id=f"b{r}-{hash(q)}")
-                            times.append(time.perf_counter() - t0)
-                finally:
-                    c.close()
-                return times
-
-            piped = asyncio.run(remote())
-            spans = read_spans(config.run_dir / "trace")
+            yield config
         finally:
             down(config)
             os.environ.pop("PIPPIN_CONFIG")
             os.environ.pop("PIPPIN_RUN")
+
+
+def run(rounds: int = 10) -> dict[str, Any]:
+    queries = [q for q, _ in DEMO]
+    plans = dict(DEMO)
+    # the in-process side has no retrieval either
+    with running_pipeline(retrieval=False) as config:
+        async def remote() -> list[float]:
+            c = PipelineClient(config)
+            times = []
+            try:
+                await c.ask(queries[0])  # warm-up
+                for r in range(rounds):
+                    for q in queries:
+                        t0 = time.perf_counter()
+                        await c.ask(q, request_id=f"b{r}-{hash(q)}")
+                        times.append(time.perf_counter() - t0)
+            finally:
+                c.close()
+            return times
+
+        piped = asyncio.run(remote())
+        spans = read_spans(config.run_dir / "trace")
 
     planner = ReferencePlanner(plans)
     executor = Executor(SimulatedMac(":memory:", paths.default_world()), Ledger())

@@ -16,21 +16,18 @@ import os
 import random
 import signal
 import sqlite3
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from contextlib import AbstractContextManager
 from typing import Any
 
 import zmq
 
 from bench.e2e_bench import _rss_mb
-from pippin.client import PipelineClient, down, supervisorctl, up
+from bench.pipeline_bench import running_pipeline
+from pippin.client import PipelineClient, supervisorctl
 from pippin.demo_requests import DEMO
 from pippin.fuzz import STAGES, fuzz
-from shared import config as config_mod
 from shared.config import Config
 from shared.runtime.bus import HEARTBEAT_S, HWM, StageError
 from shared.wire import Message, encode
@@ -39,27 +36,9 @@ NOW = "2026-11-23 09:30:00"
 ALL = (*STAGES, "bus", "watchdog")
 
 
-@contextmanager
-def pipeline(planner: str, retrieval: bool = True) -> Iterator[Config]:
-    with tempfile.TemporaryDirectory() as d:
-        tmp = Path(d)
-        cases = tmp / "cases.jsonl"
-        cases.write_text("".join(json.dumps({"id": str(i), "query": q, "plan": p}) + "\n"
-                                 for i, (q, p) in enumerate(DEMO)))
-        cfg = tmp / "pippin.toml"
-        cfg.write_text(f'[planner]\n{planner.format(cases=cases)}\n[executor]\nbackend = "simulated"\n'
-                       'db = "{run}/simmac.sqlite"\nledger = "{run}/ledger.sqlite"\n'
-                       f'[retrieval]\nenabled = {str(retrieval).lower()}\n'
-                       '[watchdog]\nheartbeat_timeout_s = 10\nstartup_grace_s = 60\n')
-        os.environ["PIPPIN_CONFIG"], os.environ["PIPPIN_RUN"] = str(cfg), str(tmp / "run")
-        config = config_mod.load(cfg, tmp / "run")
-        up(config, timeout_s=300)
-        try:
-            yield config
-        finally:
-            down(config)
-            os.environ.pop("PIPPIN_CONFIG")
-            os.environ.pop("PIPPIN_RUN")
+def pipeline(planner: str, retrieval: bool = True) -> AbstractContextManager[Config]:
+    return running_pipeline(planner, retrieval=retrieval,
+                            extra="[watchdog]\nheartbeat_timeout_s = 10\nstartup_grace_s = 60\n")
 
 
 # A delay per plan line, so that a kill lands while requests are in flight.
