@@ -974,6 +974,7 @@ def overlap(samples: Iterable[Sample], eval_queries: Iterable[str]) -> dict[str,
 
 
 def write_jsonl(samples: Iterable[Sample], path: Path) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
         for s in samples:
             f.write(json.dumps(s.to_json(), ensure_ascii=False) + "\n")

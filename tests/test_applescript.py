@@ -16,7 +16,7 @@ from shared import catalog
 
 STANDINS = Path(__file__).parent / "standins"
 CONTACTS = "Sarah Kim\nSarah Lopez\nSid Jha\nNicholas Lee"
-NOTES = "Notes\tGroceries\nWork\tStandup Notes\nTravel\tPacking List"
+NOTES = "Notes\tGroceries\nWork\tStandup Notes\nTravel\tPacking List\nRecently Deleted\tOld Plans\nEmpty\t"
 
 
 @pytest.fixture
@@ -28,7 +28,8 @@ def mac(tmp_path, monkeypatch):
     replies = {"contacts_names": CONTACTS, "contact_phone": "A2:ABPerson\t_$!<Mobile>!$_\t+14155550115",
                "contact_email": "A2:ABPerson\t_$!<Home>!$_\tsid.jha@example.edu",
                "calendars_list": "Home\nWork", "reminder_lists": "Reminders\nWork", "notes_list": NOTES,
-               "note_open": "Milk, eggs", "mail_reply": "sarah.kim@example.com", "mdfind": str(pdf)}
+               "note_open": "Milk, eggs", "mail_reply": "sarah.kim@example.com\tok",
+               "messages_send": "+14155550115\tSMS", "mdfind": str(pdf)}
     monkeypatch.setenv("PIPPIN_STANDIN_REPLIES", json.dumps(replies))
     m = AppleScriptMac(osascript=str(STANDINS / "osascript"), mdfind=str(STANDINS / "mdfind"), home=str(tmp_path))
     m.log = log
@@ -98,7 +99,7 @@ def test_files_and_pdf(mac) -> None:
     assert mac.call("open_and_get_file_path", ("the q3 report",)) == mac.pdf
     home = str(Path(mac.pdf).parent)
     assert runs(mac) == [["mdfind", "-onlyin", home, "-name", "q3"], ["mdfind", "-onlyin", home, "-name", "report"],
-                         ["osascript", S("finder_open"), mac.pdf]]
+                         ["osascript", S("finder_open"), mac.pdf, "open"]]
     assert mac.call("summarize_pdf", (mac.pdf,)) == "Revenue grew twelve percent."
     with pytest.raises(ToolError, match="no file at"):
         mac.call("summarize_pdf", ("/nope.pdf",))
@@ -107,10 +108,10 @@ def test_files_and_pdf(mac) -> None:
 def test_calendar_event(mac) -> None:
     mac.call("create_calendar_event", ("Lunch", "2026-11-27 12:30:00", "2026-11-27 13:30:00", "Nopa",
                                        ["a@b.co"], "", "work"), deliver=True)
-    assert runs(mac)[-1] == ["osascript", S("calendar_event"), "Lunch", "Nopa", "", "Work", "1",
+    assert runs(mac)[-1] == ["osascript", S("calendar_event"), "Lunch", "Nopa", "", "Work",
                              "2026", "11", "27", "12", "30", "0", "2026", "11", "27", "13", "30", "0", "1", "a@b.co"]
-    mac.call("create_calendar_event", ("X", "2026-11-27 12:30:00", "2026-11-27 13:30:00", "", ["a@b.co"], "", ""))
-    assert runs(mac)[-1][3:8] == ["", "", "Home", "0", "2026"]  # default calendar; draft: no invitations sent
+    mac.call("create_calendar_event", ("X", "2026-11-27 12:30:00", "2026-11-27 13:30:00", "", [], "", ""))
+    assert runs(mac)[-1][3:7] == ["", "", "Home", "2026"]  # the first writable calendar
 
 
 def test_mail(mac) -> None:
@@ -126,10 +127,10 @@ def test_mail(mac) -> None:
 
 
 def test_maps(mac) -> None:
-    mac.call("maps_open_location", ("Caffè Reggio, NYC",))
+    assert mac.call("maps_open_location", ("Caffè Reggio, NYC",)) == "https://maps.apple.com/?q=Caff%C3%A8+Reggio%2C+NYC"
     mac.call("maps_show_directions", ("", "Oracle Park", "r"))
-    assert runs(mac) == [["osascript", S("open_url"), "https://maps.apple.com/?q=Caff%C3%A8+Reggio%2C+NYC"],
-                         ["osascript", S("open_url"), "https://maps.apple.com/?daddr=Oracle+Park&dirflg=r"]]
+    assert runs(mac) == [["osascript", S("open_url"), "maps://?q=Caff%C3%A8+Reggio%2C+NYC"],
+                         ["osascript", S("open_url"), "maps://?daddr=Oracle+Park&dirflg=r"]]
 
 
 def test_notes(mac) -> None:
@@ -138,8 +139,9 @@ def test_notes(mac) -> None:
     mac.call("create_note", ("Ideas", "Tram 28", "travel"))
     assert runs(mac) == [["osascript", S("notes_list")], ["osascript", S("note_open"), "Notes", "Groceries"],
                          ["osascript", S("notes_list")],
-                         ["osascript", S("note_append"), "Work", "Standup Notes", "Blocked on keys"],
-                         ["osascript", S("notes_list")], ["osascript", S("note_create"), "Travel", "Ideas", "Tram 28"]]
+                         ["osascript", S("note_append"), "Work", "Standup Notes", "<div>Blocked on keys</div>"],
+                         ["osascript", S("notes_list")],
+                         ["osascript", S("note_create"), "Travel", "Ideas", "<div><h1>Ideas</h1></div><div>Tram 28</div>"]]
 
 
 def test_reminders(mac) -> None:
@@ -153,8 +155,9 @@ def test_reminders(mac) -> None:
 
 def test_sms_draft_and_send(mac) -> None:
     mac.call("send_sms", (["+14155550115", "+14155550114"], "Running 5 min late & sorry"))
-    assert runs(mac)[-1] == ["osascript", S("open_url"),
-                             "sms://open?addresses=+14155550115,+14155550114&body=Running%205%20min%20late%20%26%20sorry"]
+    assert runs(mac)[-1] == ["osascript", S("messages_draft"),
+                             "sms://open?addresses=+14155550115,+14155550114&body=Running%205%20min%20late%20%26%20sorry",
+                             "Running 5 min late & sorry"]  # the text also goes on the clipboard
     mac.call("send_sms", (["+14155550115"], "hi"), deliver=True)
     assert runs(mac)[-1] == ["osascript", S("messages_send"), "hi", "1", "+14155550115"]
 
@@ -215,7 +218,7 @@ def test_hostile_values_reach_every_tool_as_plain_argv(mac, monkeypatch, hostile
             if argv[0] == "osascript":
                 assert (SCRIPT_DIR / argv[1]).exists(), (tool, argv)  # our own script file, untouched
         flat = [a for argv in new for a in argv[2:]]
-        if tool in ("maps_open_location", "maps_show_directions", "send_sms"):
+        if tool in ("maps_open_location", "maps_show_directions"):
             # Values travel URL-encoded inside one argv entry: no quote or newline survives raw.
             assert all('"' not in a and "\n" not in a for a in flat), (tool, flat)
         elif tool not in ("open_and_get_file_path", "summarize_pdf"):
@@ -370,3 +373,114 @@ def test_zoom_not_set_up_names_the_keys_that_are_read() -> None:
         AppleScriptMac(osascript="/nonexistent").call("get_zoom_meeting_link", ("Sync", "2026-11-24 10:00:00", 30, []))
     settings = ZoomSettings.from_config({"zoom_account_id": "a", "zoom_client_id": "b", "zoom_client_secret": "c"})
     assert settings.configured and not ZoomSettings.from_config({"zoom_account_id": "a"}).configured
+
+
+# ---- a first run on a real Mac (issue 20): what each app is known to do, made safe ----
+
+def _reply(mac, monkeypatch, **replies: str) -> None:
+    mac.replies = {**mac.replies, **replies}
+    monkeypatch.setenv("PIPPIN_STANDIN_REPLIES", json.dumps(mac.replies))
+
+
+def test_a_note_body_is_html_that_keeps_text_as_text_and_its_line_breaks() -> None:
+    from services.executor.applescript import note_html
+
+    assert note_html("a < b & c\n\n<b>not bold</b>") == (
+        "<div>a &lt; b &amp; c</div><div><br></div><div>&lt;b&gt;not bold&lt;/b&gt;</div>")
+
+
+def test_notes_leave_out_recently_deleted_and_a_new_note_goes_to_the_default_folder_in_any_language(
+        mac, monkeypatch) -> None:
+    with pytest.raises(ToolError, match="note"):
+        mac.call("open_note", ("Old Plans", ""))  # only in Recently Deleted
+    _reply(mac, monkeypatch, notes_list="Notizen\tEinkauf\nWork\tStandup Notes\nLeer\t")
+    assert mac.call("create_note", ("Ideas", "", "")) == "Created note 'Ideas' in Notizen."
+    assert mac.call("create_note", ("Ideas", "", "leer")) == "Created note 'Ideas' in Leer."  # a folder with no notes
+
+
+def test_adding_to_a_note_that_holds_attachments_changes_nothing_and_says_so(mac, monkeypatch) -> None:
+    _reply(mac, monkeypatch, note_append="has attachments")
+    with pytest.raises(ToolError, match="'Standup Notes' holds attachments.*nothing was changed"):
+        mac.call("append_note_content", ("standup notes", "Blocked on keys", "work"))
+
+
+def test_a_reply_whose_text_mail_dropped_is_not_sent_and_the_text_waits_on_the_clipboard(mac, monkeypatch) -> None:
+    _reply(mac, monkeypatch, mail_reply="sarah.kim@example.com\ttext-lost", mail_forward="text-lost")
+    with pytest.raises(ToolError, match="left the text out of the reply to sarah.kim@example.com, so nothing was sent"
+                                        ".*clipboard"):
+        mac.call("reply_to_email", ([], "Works for me.", []), deliver=True)
+    with pytest.raises(ToolError, match="left your note out of the forward.*nothing was sent"):
+        mac.call("forward_email", (["a@b.co"], [], "FYI", []), deliver=True)
+    reply = (SCRIPT_DIR / "mail_reply.applescript").read_text()
+    # The text is read back before the send, and the send happens only when it is there.
+    assert reply.index("does not contain (paragraph 1 of theBody)") < reply.index("send msg")
+    assert "set the clipboard to theBody" in reply
+
+
+def test_mail_sends_only_after_every_attachment_is_attached_and_brings_drafts_to_the_front() -> None:
+    for name in ("mail_compose", "mail_reply", "mail_forward"):
+        script = (SCRIPT_DIR / f"{name}.applescript").read_text()
+        assert "my waitForAttachments(msg, count of attList)\n\t\t\tsend msg" in script, name
+        assert "count of mail attachments of msg" in script, name
+        assert "activate" in script, name
+
+
+def test_a_draft_event_invites_no_one_and_keeps_the_addresses_in_its_notes(mac) -> None:
+    said = mac.call("create_calendar_event", ("Sync", "2026-11-27 12:30:00", "2026-11-27 13:00:00", "", ["a@b.co"],
+                                              "Agenda", ""))
+    assert runs(mac)[-1][2:6] == ["Sync", "", "Agenda\nInvite: a@b.co", "Home"]
+    assert runs(mac)[-1][-1] == "0"  # no attendee added
+    assert "not invited yet" in said and "a@b.co" in said
+    assert "show ev" not in (SCRIPT_DIR / "calendar_event.applescript").read_text()
+
+
+def test_the_default_calendar_comes_from_the_config_and_a_missing_one_is_named(mac) -> None:
+    mac.default_calendar = "Work"
+    mac.call("create_calendar_event", ("X", "2026-11-27 12:30:00", "2026-11-27 13:30:00", "", [], "", ""))
+    assert runs(mac)[-1][5] == "Work"
+    mac.default_calendar = "Family"
+    with pytest.raises(ToolError, match="the default calendar 'Family' \\(pippin.toml\\) is not on this Mac.*Home, Work"):
+        mac.call("create_calendar_event", ("X", "2026-11-27 12:30:00", "2026-11-27 13:30:00", "", [], "", ""))
+
+
+def test_a_timed_reminder_sets_its_alert_and_an_all_day_one_its_day() -> None:
+    script = (SCRIPT_DIR / "reminder_create.applescript").read_text()
+    timed = script[script.index("else\n\t\t\t\tset due date"):]
+    assert "set remind me date of r to d" in timed
+    assert "set allday due date of r to d" in script
+
+
+def test_a_text_sent_over_imessage_to_a_number_says_it_may_not_arrive_and_how_to_send_sms(mac, monkeypatch) -> None:
+    assert mac.call("send_sms", (["+14155550115"], "hi"), deliver=True) == "Message to +14155550115 sent."
+    _reply(mac, monkeypatch, messages_send="+14155550115\tiMessage\nsid@icloud.com\tiMessage")
+    said = mac.call("send_sms", (["+14155550115", "sid@icloud.com"], "hi"), deliver=True)
+    assert "if +14155550115 has no iMessage, Messages will show Not Delivered" in said
+    assert "Text Message Forwarding" in said and "sid@icloud.com has" not in said
+
+
+def test_spotlight_copies_under_library_and_in_hidden_folders_are_not_candidates(mac, monkeypatch) -> None:
+    home = Path(mac.pdf).parent
+    copies = [home / "Library" / "Caches" / "Q3 Report.pdf", home / ".Trash" / "Q3 Report 2.pdf"]
+    _reply(mac, monkeypatch, mdfind="\n".join(map(str, [*copies, mac.pdf])))
+    assert mac.call("open_and_get_file_path", ("q3 report",)) == mac.pdf
+    _reply(mac, monkeypatch, mdfind="\n".join(map(str, copies)))
+    with pytest.raises(ToolError):
+        mac.call("open_and_get_file_path", ("q3 report",))
+
+
+def test_a_file_that_would_run_when_opened_is_only_shown_in_finder(mac, monkeypatch) -> None:
+    script = Path(mac.pdf).parent / "deploy.command"
+    script.write_text("#!/bin/sh\n")
+    _reply(mac, monkeypatch, mdfind=str(script))
+    assert mac.call("open_and_get_file_path", ("deploy",)) == str(script)
+    assert runs(mac)[-1] == ["osascript", S("finder_open"), str(script), "reveal"]
+
+
+def test_a_folder_pippin_may_not_look_into_says_where_to_allow_it(mac, monkeypatch) -> None:
+    # A fake: macOS's Files and Folders refusal cannot be caused on Linux (and not as root).
+    def refused(self: Path) -> bool:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(Path, "is_file", refused)
+    with pytest.raises(ToolError, match="may not look into .*Files and Folders"):
+        mac.call("summarize_pdf", ("/Users/me/Documents/Q3.pdf",))

@@ -27,7 +27,8 @@ def make_backend(settings: dict[str, object]) -> Backend:
         from services.executor.zoom import ZoomClient, ZoomSettings
 
         return AppleScriptMac(zoom=ZoomClient(ZoomSettings.from_config(settings)),
-                              phone_region=str(settings.get("phone_region") or "US"))
+                              phone_region=str(settings.get("phone_region") or "US"),
+                              default_calendar=str(settings.get("default_calendar") or ""))
     raise SystemExit(f"executor: unknown backend {backend!r} (simulated or applescript)")
 
 

@@ -8,6 +8,7 @@ file or note the user meant) happens here, with the same rules as the simulated 
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 import subprocess
 from collections.abc import Callable, Sequence
@@ -69,6 +70,40 @@ def _flag(b: bool) -> str:
     return "1" if b else "0"
 
 
+# Notes' folder for deleted notes, as macOS names it in a few languages: never a place to look.
+RECENTLY_DELETED = frozenset({"Recently Deleted", "Zuletzt gelöscht", "Suppressions récentes",
+                              "Eliminados recientemente", "Eliminati di recente", "Recent verwijderd",
+                              "Apagados recentemente", "最近删除", "最近削除した項目"})
+# Files that run as programs when opened: Pippin shows them in Finder instead.
+RUNS_WHEN_OPENED = frozenset({".command", ".app", ".sh", ".tool", ".terminal", ".workflow", ".scpt",
+                              ".applescript", ".scptd", ".pkg", ".mpkg", ".action", ".py", ".rb", ".pl"})
+FILES_FIX = ("System Settings > Privacy & Security > Files and Folders (or Full Disk Access), and allow the app "
+             "Pippin runs in")
+TEXT_FORWARDING_FIX = ("on your iPhone: Settings > Messages > Text Message Forwarding, switch on this Mac; then "
+                       "Pippin sends texts to numbers as SMS")
+
+
+def note_html(text: str) -> str:
+    """A note's body as Notes stores it: HTML, one <div> a line. Text stays text (`<`, `&`
+    escaped) and its line breaks stay."""
+    return "".join(f"<div>{html.escape(line, quote=False)}</div>" if line.strip() else "<div><br></div>"
+                   for line in text.splitlines() or [""])
+
+
+def maps_app_url(web_url: str) -> str:
+    """The maps.apple.com link as a maps: URL, which opens Maps itself rather than the browser
+    (a default browser other than Safari shows web Maps for the https link)."""
+    return web_url.replace("https://maps.apple.com/", "maps://", 1)
+
+
+def _hidden_or_library(path: str, home: str) -> bool:
+    """Spotlight also finds the copies apps keep (~/Library caches, mail downloads) and hidden
+    folders (the Trash): never the file a user means."""
+    full = Path(path)
+    parts = full.relative_to(home).parts if full.is_relative_to(home) else full.parts
+    return (bool(parts) and parts[0] == "Library") or any(p.startswith(".") for p in parts)
+
+
 def read_pdf_text(path: str) -> str:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
@@ -84,7 +119,7 @@ class AppleScriptMac:
     def __init__(self, *, osascript: str = "osascript", mdfind: str = "mdfind", home: str = "~",
                  summarizer: Summarizer | None = None, zoom: ZoomClient | None = None,
                  timeout_s: float = 30.0, runner: Runner = subprocess.run,
-                 phone_region: str = "US") -> None:
+                 phone_region: str = "US", default_calendar: str = "") -> None:
         self.osascript = osascript
         self.mdfind = mdfind
         self.home = str(Path(home).expanduser())
@@ -93,6 +128,8 @@ class AppleScriptMac:
         self.timeout_s = timeout_s
         self._run_process = runner
         self.phone_region = phone_region  # how numbers without a country code are read
+        # Calendar's scripting has no "default calendar": the configured one, else the first writable.
+        self.default_calendar = default_calendar
 
     # ---- running scripts -----------------------------------------------------------------
     def _exec(self, argv: list[str]) -> str:
@@ -161,48 +198,68 @@ class AppleScriptMac:
         return self._one_persons("contact_email", chosen, "email address")[0][1]
 
     # ---- files ---------------------------------------------------------------------------
+    def _is_file(self, path: str) -> bool:
+        """Whether a file is there; macOS refuses to say for folders Pippin was not allowed into."""
+        try:
+            return Path(path).is_file()
+        except PermissionError:
+            raise ToolError(f"Pippin may not look into {PurePosixPath(path).parent}: open {FILES_FIX}") from None
+
     def _spotlight(self, query: str) -> list[tuple[str, str]]:
-        """Candidates from Spotlight, one `mdfind -name WORD` per word (argv, no query syntax)."""
+        """Candidates from Spotlight, one `mdfind -name WORD` per word (argv, no query syntax):
+        files the user keeps, not app copies under ~/Library or anything hidden."""
         words = matching.file_query_words(query) or [query]
         found: dict[str, str] = {}
         for w in words:
             out = self._exec([self.mdfind, "-onlyin", self.home, "-name", w])
             for line in out.split("\n"):
-                if line and not Path(line).is_dir():
-                    found[line] = ""
+                if not line or _hidden_or_library(line, self.home):
+                    continue
+                try:
+                    if Path(line).is_dir():
+                        continue
+                except PermissionError:  # a folder Pippin may not look into: not a file it can use
+                    continue
+                found[line] = ""
         return list(found.items())
 
     def _tool_open_and_get_file_path(self, file_name: str, *, deliver: bool) -> str:
-        if Path(file_name).is_absolute() and Path(file_name).exists():
+        if Path(file_name).is_absolute() and self._is_file(file_name):
             path = file_name
         else:
             try:
                 path = matching.match_file(file_name, self._spotlight(file_name))
             except matching.LookupFailed as e:
                 raise ToolError(str(e)) from None
-        self.script("finder_open", path)
+        runs = PurePosixPath(path).suffix.lower() in RUNS_WHEN_OPENED
+        self.script("finder_open", path, "reveal" if runs else "open")
         return path
 
     def _tool_summarize_pdf(self, pdf_path: str, *, deliver: bool) -> str:
-        if not Path(pdf_path).is_file():
+        if not self._is_file(pdf_path):
             raise ToolError(f"no file at {pdf_path!r} (find files with open_and_get_file_path)")
         if PurePosixPath(pdf_path).suffix.lower() != ".pdf":
             raise ToolError(f"{PurePosixPath(pdf_path).name} is not a PDF")
         return self.summarize(read_pdf_text(pdf_path))
 
     def _existing(self, paths: list[str]) -> list[str]:
-        missing = [p for p in paths if not Path(p).is_file()]
+        missing = [p for p in paths if not self._is_file(p)]
         if missing:
             raise ToolError(f"no file at {missing[0]!r} (find files with open_and_get_file_path)")
         return paths
 
     # ---- calendar ------------------------------------------------------------------------
-    def _pick(self, script: str, name: str, what: str) -> str:
+    def _pick(self, script: str, name: str, what: str, default: str = "") -> str:
         names = self._lines(script)
         if not names:
             raise ToolError(f"there is no {what}")
-        if not name:
+        if not name and not default:
             return names[0]
+        if not name:
+            if default not in names:
+                raise ToolError(f"the default {what} {default!r} (pippin.toml) is not on this Mac; there are: "
+                                + ", ".join(names))
+            return default
         try:
             return matching.match_name(name, names, what)
         except matching.LookupFailed as e:
@@ -214,10 +271,18 @@ class AppleScriptMac:
         if end_date <= start_date:
             raise ToolError(f"the event ends ({end_date}) before it starts ({start_date})")
         invitees = check_emails(invitees, "invitees")
-        cal = self._pick("calendars_list", calendar, "calendar")
-        self.script("calendar_event", title, location, notes, cal, _flag(deliver and bool(invitees)),
-                    *start, *end, *_counted(invitees))
-        return f"Created '{title}' on {cal}, {start_date} to {end_date}."
+        cal = self._pick("calendars_list", calendar, "calendar", self.default_calendar)
+        if deliver or not invitees:
+            self.script("calendar_event", title, location, notes, cal, *start, *end, *_counted(invitees))
+            invited = f"; {', '.join(invitees)} invited" if invitees else ""
+            return f"Created '{title}' on {cal}, {start_date} to {end_date}{invited}."
+        # A draft invites no one: adding an attendee may send the invitation at once (iCloud,
+        # Exchange). The addresses wait in the event's notes.
+        waiting = "Invite: " + ", ".join(invitees)
+        self.script("calendar_event", title, location, f"{notes}\n{waiting}" if notes else waiting, cal,
+                    *start, *end, "0")
+        return (f"Created '{title}' on {cal}, {start_date} to {end_date}; not invited yet (drafts send nothing): "
+                f"{', '.join(invitees)}, listed in the event's notes for you to invite.")
 
     # ---- mail ----------------------------------------------------------------------------
     def _tool_compose_new_email(self, recipients: list[str], cc: list[str], subject: str, context: str,
@@ -230,8 +295,12 @@ class AppleScriptMac:
         return f"Email to {', '.join(to)} {'sent' if deliver else 'drafted (not sent; review it in Mail)'}."
 
     def _tool_reply_to_email(self, cc: list[str], context: str, attachments: list[str], *, deliver: bool) -> str:
-        to = self.script("mail_reply", context, _flag(deliver), *_counted(check_emails(cc, "cc")),
-                         *_counted(self._existing(attachments)))
+        out = self.script("mail_reply", context, _flag(deliver), *_counted(check_emails(cc, "cc")),
+                          *_counted(self._existing(attachments)))
+        to, _, state = out.partition("\t")
+        if state == "text-lost":
+            raise ToolError(f"Mail left the text out of the reply to {to}, so nothing was sent: the reply is open in "
+                            "Mail and the text is on the clipboard; paste it, then send")
         return f"Reply to {to} {'sent' if deliver else 'drafted (not sent; review it in Mail)'}."
 
     def _tool_forward_email(self, recipients: list[str], cc: list[str], context: str, attachments: list[str], *,
@@ -239,24 +308,44 @@ class AppleScriptMac:
         if not recipients:
             raise ToolError("forwarding needs at least one recipient")
         to = check_emails(recipients, "recipients")
-        self.script("mail_forward", context, _flag(deliver), *_counted(to),
-                    *_counted(check_emails(cc, "cc")), *_counted(self._existing(attachments)))
+        state = self.script("mail_forward", context, _flag(deliver), *_counted(to),
+                            *_counted(check_emails(cc, "cc")), *_counted(self._existing(attachments)))
+        if state == "text-lost":
+            raise ToolError(f"Mail left your note out of the forward to {', '.join(to)}, so nothing was sent: it is "
+                            "open in Mail and the note is on the clipboard; paste it, then send")
         return f"Forward to {', '.join(to)} {'sent' if deliver else 'drafted (not sent; review it in Mail)'}."
 
     # ---- maps ----------------------------------------------------------------------------
+    # Maps opens at the maps: URL; the result is the https link, which anyone can open.
     def _tool_maps_open_location(self, location: str, *, deliver: bool) -> str:
-        return self.script("open_url", maps_search_url(location))
+        url = maps_search_url(location)
+        self.script("open_url", maps_app_url(url))
+        return url
 
     def _tool_maps_show_directions(self, start_location: str, end_location: str, transport: str, *,
                                    deliver: bool) -> str:
-        return self.script("open_url", maps_directions_url(start_location, end_location, transport))
+        url = maps_directions_url(start_location, end_location, transport)
+        self.script("open_url", maps_app_url(url))
+        return url
 
     # ---- notes ---------------------------------------------------------------------------
-    def _notes(self) -> list[tuple[str, str]]:
-        return [tuple(line.split("\t", 1)) for line in self._lines("notes_list") if "\t" in line]  # type: ignore[misc]
+    def _folders_and_notes(self) -> tuple[list[str], list[tuple[str, str]]]:
+        """The default account's folders (its default folder first) and its (folder, note) pairs,
+        Recently Deleted left out."""
+        folders: list[str] = []
+        notes: list[tuple[str, str]] = []
+        for line in self._lines("notes_list"):
+            folder, sep, name = line.partition("\t")
+            if not sep or folder in RECENTLY_DELETED:
+                continue
+            if folder not in folders:
+                folders.append(folder)
+            if name:
+                notes.append((folder, name))
+        return folders, notes
 
     def _note(self, name: str, folder: str) -> tuple[str, str]:
-        notes = self._notes()
+        _, notes = self._folders_and_notes()
         if folder:
             try:
                 folder = matching.match_name(folder, sorted({f for f, _ in notes}), "folder")
@@ -272,14 +361,15 @@ class AppleScriptMac:
     def _tool_create_note(self, name: str, content: str, folder: str, *, deliver: bool) -> str:
         if not name.strip():
             raise ToolError("a note needs a name")
-        target = "Notes"
+        folders, _ = self._folders_and_notes()
+        target = folders[0] if folders else "Notes"  # the default folder, whatever its name in this language
         if folder:
-            folders = sorted({f for f, _ in self._notes()})
             try:
                 target = matching.match_name(folder, folders, "folder")
             except matching.LookupFailed:
                 target = folder.strip()
-        self.script("note_create", target, name, content)
+        body = f"<div><h1>{html.escape(name, quote=False)}</h1></div>" + (note_html(content) if content else "")
+        self.script("note_create", target, name, body)
         return f"Created note '{name}' in {target}."
 
     def _tool_open_note(self, name: str, folder: str, *, deliver: bool) -> str:
@@ -288,7 +378,9 @@ class AppleScriptMac:
 
     def _tool_append_note_content(self, name: str, content: str, folder: str, *, deliver: bool) -> str:
         f, n = self._note(name, folder)
-        self.script("note_append", f, n, content)
+        if self.script("note_append", f, n, note_html(content)) == "has attachments":
+            raise ToolError(f"'{n}' holds attachments or images, which Notes would drop if Pippin added text to it: "
+                            "nothing was changed; add the text in Notes, or ask for a new note")
         return f"Added to '{n}' in {f}."
 
     # ---- reminders -----------------------------------------------------------------------
@@ -309,12 +401,19 @@ class AppleScriptMac:
         if not message.strip():
             raise ToolError("the message is empty")
         if deliver:
-            self.script("messages_send", message, *_counted(to))
-            return f"Message to {', '.join(to)} sent."
-        # A draft: Messages opens with the recipients and text filled in, for the user to send.
+            out = self.script("messages_send", message, *_counted(to))
+            services = dict(line.split("\t", 1) for line in out.split("\n") if "\t" in line)
+            unsure = [r for r in to if services.get(r) == "iMessage" and "@" not in r]
+            if not unsure:
+                return f"Message to {', '.join(to)} sent."
+            # Messages answers at once; a number without iMessage shows "Not Delivered" only later.
+            return (f"Message to {', '.join(to)} sent over iMessage; if {', '.join(unsure)} has no iMessage, Messages "
+                    f"will show Not Delivered. To text any number: {TEXT_FORWARDING_FIX}.")
+        # A draft: Messages opens with the recipients filled in; the text too, where macOS reads
+        # the URL's body, and it is on the clipboard where it does not.
         url = "sms://open?addresses=" + quote(",".join(to), safe=",+@") + "&body=" + quote(message, safe="")
-        self.script("open_url", url)
-        return f"Message to {', '.join(to)} ready to send in Messages (not sent)."
+        self.script("messages_draft", url, message)
+        return f"Message to {', '.join(to)} ready to send in Messages (not sent; the text is also on the clipboard)."
 
     # ---- zoom ----------------------------------------------------------------------------
     def _tool_get_zoom_meeting_link(self, topic: str, start_time: str, duration: int, meeting_invitees: list[str],

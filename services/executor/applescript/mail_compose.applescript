@@ -1,5 +1,7 @@
 -- argv: subject, body, send now ("1"/"0"), then three counted lists:
 --       n, recipients..., n, cc..., n, attachment paths...
+-- A draft is saved and brought to the front (not left behind the terminal); an email to send
+-- waits until Mail has attached every file.
 on takeList(argv, pos)
 	set n to (item pos of argv) as integer
 	if n is 0 then return {{}, pos + 1}
@@ -25,10 +27,26 @@ on run argv
 			end repeat
 		end tell
 		if sendNow is "1" then
+			my waitForAttachments(msg, count of attList)
 			send msg
 		else
 			save msg
+			activate
 		end if
 	end tell
 	return "ok"
 end run
+
+-- Sending before Mail has attached every file sends the email without them.
+on waitForAttachments(msg, n)
+	if n is 0 then return
+	tell application "Mail"
+		repeat 40 times
+			try
+				if (count of mail attachments of msg) is greater than or equal to n then exit repeat
+			end try
+			delay 0.25
+		end repeat
+	end tell
+	delay 1
+end waitForAttachments

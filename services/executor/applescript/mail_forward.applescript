@@ -1,5 +1,7 @@
 -- argv: note, send now ("1"/"0"), n, recipients..., n, cc..., n, attachment paths...
--- Forwards the message selected in Mail's front viewer.
+-- Forwards the message selected in Mail's front viewer. As with a reply, the note is read back
+-- before anything is sent (see mail_reply.applescript).
+-- Prints "ok" or "text-lost".
 on takeList(argv, pos)
 	set n to (item pos of argv) as integer
 	if n is 0 then return {{}, pos + 1}
@@ -13,8 +15,9 @@ on run argv
 	set {attList, pos} to takeList(argv, pos)
 	tell application "Mail"
 		set sel to selection
-		if sel is {} then error "no email is selected in Mail"
+		if sel is {} then error "no email is selected in Mail: select the one to forward, then ask again"
 		set msg to forward (item 1 of sel) opening window true
+		delay 0.5
 		tell msg
 			if theNote is not "" then set content to theNote & return & return & content
 			repeat with a in toList
@@ -27,7 +30,31 @@ on run argv
 				make new attachment with properties {file name:(POSIX file (p as text) as alias)} at after the last paragraph
 			end repeat
 		end tell
-		if sendNow is "1" then send msg
+		set state to "ok"
+		if theNote is not "" and (content of msg) does not contain (paragraph 1 of theNote) then set state to "text-lost"
+		if state is "text-lost" then
+			set the clipboard to theNote
+			activate
+		else if sendNow is "1" then
+			my waitForAttachments(msg, count of attList)
+			send msg
+		else
+			activate
+		end if
 	end tell
-	return "ok"
+	return state
 end run
+
+-- Sending before Mail has attached every file sends the email without them.
+on waitForAttachments(msg, n)
+	if n is 0 then return
+	tell application "Mail"
+		repeat 40 times
+			try
+				if (count of mail attachments of msg) is greater than or equal to n then exit repeat
+			end try
+			delay 0.25
+		end repeat
+	end tell
+	delay 1
+end waitForAttachments

@@ -1,5 +1,6 @@
 -- argv: name, notes, list name, priority (0/1/5/9), all day ("1"/"0"), has due date ("1"/"0"),
 --       due Y M D h m s (numbers: no locale-dependent date parsing).
+-- A timed reminder sets its alert time (remind me date) too: a due date alone raises no alert.
 on run argv
 	set {theName, theNotes, theList, thePriority, allDay, hasDue} to items 1 thru 6 of argv
 	tell application "Reminders"
@@ -18,6 +19,7 @@ on run argv
 				set allday due date of r to d
 			else
 				set due date of r to d
+				set remind me date of r to d
 			end if
 		end if
 	end tell
