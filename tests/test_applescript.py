@@ -484,3 +484,37 @@ def test_a_folder_pippin_may_not_look_into_says_where_to_allow_it(mac, monkeypat
     monkeypatch.setattr(Path, "is_file", refused)
     with pytest.raises(ToolError, match="may not look into .*Files and Folders"):
         mac.call("summarize_pdf", ("/Users/me/Documents/Q3.pdf",))
+
+
+def test_an_apps_first_call_waits_long_enough_for_the_consent_prompt_and_first_calls_come_one_at_a_time() -> None:
+    import subprocess
+    import threading
+    import time
+
+    from services.executor.applescript import FIRST_CALL_TIMEOUT_S, SCRIPT_APPS
+
+    seen: list[tuple[str, float, float, float]] = []  # script, timeout, start, end
+
+    def runner(argv, **kw):  # a recorded osascript: notes the timeout it was given and when it ran
+        start = time.monotonic()
+        time.sleep(0.05)
+        seen.append((Path(argv[1]).stem, kw["timeout"], start, time.monotonic()))
+        reply = {"calendars_list": "Home", "reminder_lists": "Reminders"}.get(Path(argv[1]).stem, "ok")
+        return subprocess.CompletedProcess(argv, 0, reply + "\n", "")
+
+    mac = AppleScriptMac(runner=runner, timeout_s=30)
+    threads = [threading.Thread(target=mac.call, args=("create_reminder", (f"r{i}", "", "", "", 0, False)))
+               for i in range(3)] + [threading.Thread(target=mac.call, args=(
+                   "create_calendar_event", ("X", "2026-11-27 12:30:00", "2026-11-27 13:30:00", "", [], "", "")))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(seen) == 8
+    firsts = [r for r in seen if r[1] == FIRST_CALL_TIMEOUT_S]
+    assert sorted(SCRIPT_APPS[r[0]] for r in firsts) == ["Calendar", "Reminders"]  # one long wait per app
+    assert all(r[1] == 30 for r in seen if r not in firsts)
+    (_, _, s1, e1), (_, _, s2, e2) = sorted(firsts, key=lambda r: r[2])
+    assert e1 <= s2  # the two prompts never at once
+    assert set(SCRIPT_APPS) | {"app_touch", "open_url", "messages_draft"} == {
+        p.stem for p in SCRIPT_DIR.glob("*.applescript")}

@@ -11,6 +11,7 @@ import datetime as dt
 import html
 import re
 import subprocess
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
@@ -34,6 +35,17 @@ from shared.validate import DATETIME_FORMAT
 SCRIPT_DIR = Path(__file__).resolve().parent / "applescript"
 Runner = Callable[..., subprocess.CompletedProcess[str]]
 
+
+# The app each script sends Apple events to. macOS holds an app's first event from Pippin until the
+# user answers its consent prompt, so that call gets a long timeout, and first calls go one at a
+# time: a parallel plan would otherwise raise several prompts at once.
+SCRIPT_APPS = {"contacts_names": "Contacts", "contact_phone": "Contacts", "contact_email": "Contacts",
+               "calendars_list": "Calendar", "calendar_event": "Calendar",
+               "reminder_lists": "Reminders", "reminder_create": "Reminders",
+               "notes_list": "Notes", "note_create": "Notes", "note_open": "Notes", "note_append": "Notes",
+               "mail_compose": "Mail", "mail_reply": "Mail", "mail_forward": "Mail",
+               "messages_send": "Messages", "finder_open": "Finder"}
+FIRST_CALL_TIMEOUT_S = 120.0
 
 AUTOMATION_FIX = ("System Settings > Privacy & Security > Automation, find the app Pippin runs in (Terminal, "
                   "iTerm, or Python) and switch on {app}")
@@ -128,13 +140,16 @@ class AppleScriptMac:
         self.timeout_s = timeout_s
         self._run_process = runner
         self.phone_region = phone_region  # how numbers without a country code are read
+        self._answered: set[str] = set()  # apps that have answered an Apple event from this process
+        self._first_contact = threading.Lock()
         # Calendar's scripting has no "default calendar": the configured one, else the first writable.
         self.default_calendar = default_calendar
 
     # ---- running scripts -----------------------------------------------------------------
-    def _exec(self, argv: list[str]) -> str:
+    def _exec(self, argv: list[str], timeout_s: float | None = None) -> str:
         try:
-            proc = self._run_process(argv, capture_output=True, text=True, timeout=self.timeout_s, check=False)
+            proc = self._run_process(argv, capture_output=True, text=True, timeout=timeout_s or self.timeout_s,
+                                     check=False)
         except FileNotFoundError:
             raise ToolError(f"{argv[0]} is not available (the AppleScript backend needs macOS)") from None
         except subprocess.TimeoutExpired:
@@ -147,7 +162,16 @@ class AppleScriptMac:
         for a in args:
             if not isinstance(a, str):
                 raise TypeError(f"argv values are strings, got {type(a).__name__}")
-        return self._exec([self.osascript, str(SCRIPT_DIR / f"{name}.applescript"), *args])
+        argv = [self.osascript, str(SCRIPT_DIR / f"{name}.applescript"), *args]
+        app = SCRIPT_APPS.get(name)
+        if app is None or app in self._answered:
+            return self._exec(argv)
+        with self._first_contact:  # one consent prompt at a time, each with time to be answered
+            if app in self._answered:
+                return self._exec(argv)
+            out = self._exec(argv, max(self.timeout_s, FIRST_CALL_TIMEOUT_S))
+            self._answered.add(app)
+            return out
 
     def _lines(self, name: str) -> list[str]:
         out = self.script(name)
