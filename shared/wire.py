@@ -56,6 +56,9 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     "ready": {"instance": str, "pid": int},
     "heartbeat": {"instance": str, "pid": int, "ready": bool, "stats": dict},
     "trace": {"spans": list},
+    # executor -> planner (grounding): the names the Mac has, at start, after a change, on a timer
+    "inventory": {"calendars": list, "reminder_lists": list, "note_folders": list, "notes": list,
+                  "contacts": list, "timezone": str},
     # listener
     "audio": {"seq": int, "pcm": bytes, "rate": int},
     "transcript": {"text": str, "final": bool, "stable": str},

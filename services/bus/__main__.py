@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
 import zmq
 
@@ -14,25 +15,37 @@ from shared import config as config_mod
 from shared.runtime.bus import Bus
 
 
-def main() -> None:
-    logging.basicConfig(level=os.environ.get("PIPPIN_LOG", "INFO"), format="%(asctime)s bus %(message)s")
-    config = config_mod.load()
-    bus = Bus(config, "bus", zmq.Context())  # type: ignore[arg-type]
-    xsub = bus.ctx.socket(zmq.XSUB)
-    xpub = bus.ctx.socket(zmq.XPUB)
+def forward(config: config_mod.Config, ctx: zmq.Context[Any], control: zmq.Socket[Any] | None = None) -> None:
+    """Forward news from bus_in to bus_out until the context ends or `control` says TERMINATE."""
+    bus = Bus(config, "bus", ctx)  # type: ignore[arg-type]
+    xsub = ctx.socket(zmq.XSUB)
+    xpub = ctx.socket(zmq.XPUB)
     if config.curve:
         from zmq.auth.thread import ThreadAuthenticator
 
-        auth = ThreadAuthenticator(bus.ctx)
+        auth = ThreadAuthenticator(ctx)
         auth.start()
         auth.configure_curve(domain="*", location=str(config.keys_dir / "authorized"))
         public, secret = zmq.auth.load_certificate(str(config.keys_dir / "server.key_secret"))
         for s in (xsub, xpub):
             s.curve_publickey, s.curve_secretkey, s.curve_server = public, secret, True
+    del bus  # made for its side effect: the run directory for ipc endpoints
     xsub.bind(config.bind_endpoint("bus_in"))
     xpub.bind(config.bind_endpoint("bus_out"))
     logging.info("forwarding %s -> %s", config.endpoint("bus_in"), config.endpoint("bus_out"))
-    zmq.proxy(xsub, xpub)
+    try:
+        if control is None:
+            zmq.proxy(xsub, xpub)
+        else:
+            zmq.proxy_steerable(xsub, xpub, None, control)
+    finally:
+        xsub.close(linger=0)
+        xpub.close(linger=0)
+
+
+def main() -> None:
+    logging.basicConfig(level=os.environ.get("PIPPIN_LOG", "INFO"), format="%(asctime)s bus %(message)s")
+    forward(config_mod.load(), zmq.Context())
 
 
 if __name__ == "__main__":

@@ -1,6 +1,10 @@
 """The executor stage: runs one call per `execute` message, on the simulated Mac or
 through AppleScript, behind the idempotency ledger. Calls run side by side in threads;
-the scheduler decides what may overlap."""
+the scheduler decides what may overlap.
+
+It also tells the planner which calendars, lists, folders, notes and contacts the Mac has
+(`inventory` on the bus), for grounding: when it is ready, when the planner (re)starts,
+after a call that makes a note, and every `inventory_refresh_s`."""
 
 from __future__ import annotations
 
@@ -10,8 +14,11 @@ from pathlib import Path
 from services.executor.ledger import Backend, Executor, Ledger
 from shared import paths
 from shared.config import Config
-from shared.runtime.bus import Service, run_service
+from shared.runtime.bus import Service, run_service, spawn
 from shared.wire import Message
+
+# Calls after which the Mac's names may have changed (a new note, perhaps a new folder).
+CHANGES_INVENTORY = frozenset({"create_note"})
 
 
 def make_backend(settings: dict[str, object]) -> Backend:
@@ -38,10 +45,35 @@ class ExecutorService(Service):
     def __init__(self, config: Config) -> None:
         super().__init__(config)
         self.executor: Executor | None = None
+        self.inventory: dict[str, list[str] | str] | None = None
+        self.refresh_s = float(config.executor.get("inventory_refresh_s", 300))
+        self.stats.update({"inventories": 0})
 
     def load(self) -> None:
         s = self.config.executor
         self.executor = Executor(make_backend(s), Ledger(str(s.get("ledger") or ":memory:")))
+        self.inventory = self.executor.backend.inventory()
+
+    # ---- the Mac's names, for the planner's grounding -------------------------------------
+    async def _publish_inventory(self) -> None:
+        if self.inventory is not None:
+            await self.publish(b"inventory", Message("inventory", dict(self.inventory), sender=self.name))
+            self.stats["inventories"] += 1
+
+    async def _reread_inventory(self) -> None:
+        assert self.executor is not None
+        self.inventory = await asyncio.to_thread(self.executor.backend.inventory)
+        await self._publish_inventory()
+
+    async def started(self) -> None:
+        await self._publish_inventory()
+        while True:
+            await asyncio.sleep(self.refresh_s)
+            await self._reread_inventory()
+
+    def on_ready(self, stage: str) -> None:
+        if stage == "planner":
+            spawn(self._publish_inventory())
 
     async def handle(self, ident: bytes, msg: Message) -> None:
         if msg.type != "execute":
@@ -53,6 +85,8 @@ class ExecutorService(Service):
                                           tuple(b["args"]), deliver=b["deliver"])
         await self.send(ident, msg.reply("outcome", {"idx": b["idx"], "ok": outcome.ok, "value": outcome.value,
                                                      "replayed": outcome.replayed}, self.name))
+        if outcome.ok and not outcome.replayed and b["tool"] in CHANGES_INVENTORY:
+            spawn(self._reread_inventory())
 
 
 if __name__ == "__main__":

@@ -177,6 +177,23 @@ class AppleScriptMac:
         out = self.script(name)
         return [line for line in out.split("\n") if line]
 
+    def inventory(self) -> dict[str, list[str] | str]:
+        """The names planning may ground in, read from the apps (one Apple event per kind, per
+        Notes folder); a kind that cannot be read (no permission yet) is left empty: unknown."""
+        def read(script: str) -> list[str]:
+            try:
+                return self._lines(script)
+            except ToolError:
+                return []
+
+        try:
+            folders, notes = self._folders_and_notes()
+        except ToolError:
+            folders, notes = [], []
+        return {"calendars": read("calendars_list"), "reminder_lists": read("reminder_lists"),
+                "note_folders": folders, "notes": list(dict.fromkeys(n for _, n in notes)),
+                "contacts": list(dict.fromkeys(read("contacts_names"))), "timezone": ""}
+
     # ---- the call interface --------------------------------------------------------------
     def call(self, tool: str, args: tuple[Value, ...] | list[Value], *, deliver: bool = False,
              call_key: str | None = None) -> str:

@@ -30,6 +30,11 @@ class Backend(Protocol):
     def call(self, tool: str, args: tuple[Value, ...], *, deliver: bool = False,
              call_key: str | None = None) -> str: ...
 
+    def inventory(self) -> dict[str, list[str] | str]:
+        """The names planning may ground in: calendars, reminder_lists, note_folders, notes,
+        contacts (lists; empty where they could not be read) and timezone ("" if unknown)."""
+        ...
+
 
 class Ledger:
     def __init__(self, path: str | Path = ":memory:") -> None:

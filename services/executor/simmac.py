@@ -132,6 +132,7 @@ class SimulatedMac:
                 "selected_mail": json.dumps(world.get("mail", {}).get("selected")),
                 "calendars_order": json.dumps(world.get("calendars", [])),
                 "lists_order": json.dumps(world.get("reminder_lists", [])),
+                "timezone": world.get("timezone") or "",
             }
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(meta.items()))
 
@@ -189,6 +190,25 @@ class SimulatedMac:
         rows = self._db.execute("SELECT * FROM effects ORDER BY seq").fetchall()
         return [Effect(r["tool"], r["kind"], json.loads(r["structured"]), json.loads(r["detail"]),
                        r["call_key"]) for r in rows]
+
+    def inventory(self) -> dict[str, list[str] | str]:
+        """The names planning may ground in, as they stand now (notes made since included)."""
+        with self._lock:
+            db = self._db
+            order = {k: json.loads(self._meta(k) or "[]") for k in ("calendars_order", "lists_order")}
+
+            def names(table: str) -> list[str]:
+                return [r[0] for r in db.execute(f"SELECT name FROM {table} ORDER BY rowid")]
+
+            def ordered(found: list[str], first: list[str]) -> list[str]:
+                return [n for n in first if n in found] + [n for n in found if n not in first]
+
+            return {"calendars": ordered(names("calendars"), order["calendars_order"]),
+                    "reminder_lists": ordered(names("reminder_lists"), order["lists_order"]),
+                    "note_folders": names("note_folders"),
+                    "notes": list(dict.fromkeys(names("notes"))),
+                    "contacts": names("contacts"),
+                    "timezone": self._meta("timezone") or ""}
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         """Read-only access for tests and the CLI."""

@@ -67,10 +67,24 @@ class PlannerService(Service):
     def load(self) -> None:
         self.planner = make_planner(self.config)
 
+    def _take_inventory(self, msg: Message) -> None:
+        """The executor's names replace what grounding knew (the simulated world file as it was
+        at start, or nothing on a real Mac)."""
+        from services.planner.grounding import Inventory
+
+        settings = getattr(self.planner, "settings", None)
+        if settings is None or not hasattr(settings, "inventory"):
+            return  # a planner without grounding (the reference planner)
+        settings.inventory = Inventory.from_message(msg.body)
+        self.stats["inventory"] = {k: len(v) for k, v in msg.body.items() if isinstance(v, list)}
+
     def extra_topics(self) -> tuple[bytes, ...]:
-        return (b"transcript",) if self.warms else ()
+        return (b"inventory", b"transcript") if self.warms else (b"inventory",)
 
     def on_bus(self, topic: bytes, msg: Message) -> None:
+        if topic == b"inventory":
+            self._take_inventory(msg)
+            return
         prefill = getattr(self.planner, "prefill", None)
         if (topic != b"transcript" or msg.type != "transcript" or msg.body["final"] or prefill is None
                 or self._one_at_a_time.locked() or (self._warming is not None and not self._warming.done())):

@@ -36,7 +36,7 @@ HEARTBEAT_S = 1.0
 # dropped as bad (a subscriber reads a heartbeat's fields only from a heartbeat).
 TOPIC_TYPES: dict[bytes, str] = {b"ready": "ready", b"hb": "heartbeat", b"cancel": "cancel", b"confirm": "confirmed",
                                  b"trace": "trace", b"audio": "audio", b"transcript": "transcript",
-                                 b"answer": "result"}
+                                 b"answer": "result", b"inventory": "inventory"}
 TOPICS = tuple(TOPIC_TYPES)
 BAD_LOG_EVERY_S = 10.0
 # Requests a stage works on at once; more are refused with a clear "busy" error (counted as
@@ -333,6 +333,12 @@ class Service:
     def on_bus(self, topic: bytes, msg: Message) -> None:
         """Any other bus news (heartbeats, traces) this stage subscribed to."""
 
+    def on_ready(self, stage: str) -> None:
+        """A stage (re)started and is ready: a chance to tell it what it missed."""
+
+    async def started(self) -> None:
+        """Runs (as a task) once this stage is ready and has said so: work of its own on a timer."""
+
     def requester(self, target: str, *, terminal: set[str], key: Callable[[Message], str] | None = None) -> Requester:
         r = Requester(self.bus, target, terminal=terminal, **({"key": key} if key else {}))
         self.requesters.append(r)
@@ -373,6 +379,7 @@ class Service:
         self.ready = True
         log.info("%s ready (instance %s, pid %d)", self.name, self.instance, os.getpid())
         await self._announce()
+        tasks.append(spawn(self.started()))
         try:
             await self._serve()
         finally:
@@ -422,6 +429,8 @@ class Service:
             for r in self.requesters:
                 if r.target == msg.sender:
                     r.peer_ready(msg.body["instance"])
+        if topic == b"ready":
+            self.on_ready(msg.sender)
         if topic == b"cancel":
             self.on_cancel(msg.request_id)
         elif topic != b"ready":

@@ -38,6 +38,17 @@ class Inventory:
     timezone: str | None = None
 
     @classmethod
+    def from_message(cls, body: Mapping[str, Any]) -> Inventory:
+        """The executor's `inventory` news: the names the Mac it drives has now. ValueError
+        for names that are not text (the news is then counted as bad and dropped)."""
+        for kind in ("calendars", "reminder_lists", "note_folders", "notes", "contacts"):
+            if not all(isinstance(n, str) and n.strip() for n in body[kind]):
+                raise ValueError(f"inventory: {kind} must be names (non-empty text)")
+        return cls(calendars=tuple(body["calendars"]), reminder_lists=tuple(body["reminder_lists"]),
+                   note_folders=tuple(body["note_folders"]), notes=tuple(body["notes"]),
+                   contacts=tuple(body["contacts"]), timezone=body["timezone"] or None)
+
+    @classmethod
     def from_world(cls, world: Mapping[str, Any]) -> Inventory:
         """The simulated Mac's world file (tests/shared/world/default.json)."""
         notes = world.get("notes", [])
