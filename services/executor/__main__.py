@@ -14,7 +14,7 @@ from pathlib import Path
 from services.executor.ledger import Backend, Executor, Ledger
 from shared import paths
 from shared.config import Config
-from shared.runtime.bus import Service, run_service, spawn
+from shared.runtime.bus import Request, Service, run_service, spawn
 from shared.wire import Message
 
 # Calls after which the Mac's names may have changed (a new note, perhaps a new folder).
@@ -75,16 +75,17 @@ class ExecutorService(Service):
         if stage == "planner":
             spawn(self._publish_inventory())
 
-    async def handle(self, ident: bytes, msg: Message) -> None:
-        if msg.type != "execute":
-            await self.error(ident, msg.request_id, f"executor does not take {msg.type!r} messages")
+    async def handle(self, request: Request) -> None:
+        if request.msg.type != "execute":
+            await request.error(f"executor does not take {request.msg.type!r} messages")
             return
         assert self.executor is not None
-        b = msg.body
-        outcome = await asyncio.to_thread(self.executor.execute, msg.request_id, b["idx"], b["tool"],
+        b = request.body
+        # Once per (request, call) by the ledger, which outlives a restart of this stage.
+        outcome = await asyncio.to_thread(self.executor.execute, request.request_id, b["idx"], b["tool"],
                                           tuple(b["args"]), deliver=b["deliver"])
-        await self.send(ident, msg.reply("outcome", {"idx": b["idx"], "ok": outcome.ok, "value": outcome.value,
-                                                     "replayed": outcome.replayed}, self.name))
+        await request.reply("outcome", {"idx": b["idx"], "ok": outcome.ok, "value": outcome.value,
+                                        "replayed": outcome.replayed})
         if outcome.ok and not outcome.replayed and b["tool"] in CHANGES_INVENTORY:
             spawn(self._reread_inventory())
 

@@ -19,7 +19,7 @@ import logging
 from services.planner.base import Planner, PlanRequest, PlanStream, calls_in_background
 from shared.cases import Example
 from shared.config import Config
-from shared.runtime.bus import Service, run_service
+from shared.runtime.bus import Request, Service, run_service
 from shared.wire import Message
 
 log = logging.getLogger("pippin.planner")
@@ -102,39 +102,39 @@ class PlannerService(Service):
         else:
             self.stats["warm_tokens"] += task.result()
 
-    async def handle(self, ident: bytes, msg: Message) -> None:
-        if msg.type not in ("plan", "decide"):
-            await self.error(ident, msg.request_id, f"planner does not take {msg.type!r} messages")
+    async def handle(self, request: Request) -> None:
+        if request.msg.type not in ("plan", "decide"):
+            await request.error(f"planner does not take {request.msg.type!r} messages")
             return
         async with self._one_at_a_time:
-            if msg.type == "plan":
-                await self._plan(ident, msg)
+            if request.msg.type == "plan":
+                await self._plan(request)
             else:
-                await self._decide(ident, msg)
+                await self._decide(request)
 
-    async def _decide(self, ident: bytes, msg: Message) -> None:
+    async def _decide(self, request: Request) -> None:
         """The joiner's Finish/Replan step. A planner without a model always finishes."""
         decide = getattr(self.planner, "decide", None)
-        action = await asyncio.to_thread(decide, msg.body["text"], msg.body["observations"]) if decide else "finish"
-        await self.send(ident, msg.reply("decision", {"action": action}, self.name))
+        b = request.body
+        action = await asyncio.to_thread(decide, b["text"], b["observations"]) if decide else "finish"
+        await request.reply("decision", {"action": action})
 
-    async def _plan(self, ident: bytes, msg: Message) -> None:
+    async def _plan(self, request: Request) -> None:
         assert self.planner is not None
         planner = self.planner
-        b = msg.body
+        b = request.body
         examples = tuple(Example.from_json(e) for e in b["examples"])
         request = PlanRequest(b["text"], b["now"], tuple(b["tools"]), examples, b.get("context") or "",
                               b.get("layout") or "")
         record = PlanStream()
         try:
             async for call in calls_in_background(planner, request, record):
-                await self.send(ident, msg.reply("plan_call", {"idx": call.idx, "tool": call.tool,
-                                                               "args": list(call.args)}, self.name))
+                await request.reply("plan_call", {"idx": call.idx, "tool": call.tool, "args": list(call.args)})
         except RuntimeError:
             pass  # the error is in record.error, reported in plan_end
         stats = getattr(planner, "last", None)
-        await self.send(ident, msg.reply("plan_end", {"text": record.text, "error": record.error,
-                                                      "stats": dict(vars(stats)) if stats else {}}, self.name))
+        await request.reply("plan_end", {"text": record.text, "error": record.error,
+                                         "stats": dict(vars(stats)) if stats else {}})
 
 
 if __name__ == "__main__":

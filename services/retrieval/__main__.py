@@ -11,8 +11,7 @@ import asyncio
 
 from services.retrieval.retriever import Retriever
 from shared.config import Config
-from shared.runtime.bus import Service, run_service
-from shared.wire import Message
+from shared.runtime.bus import Request, Service, run_service
 
 
 class RetrievalService(Service):
@@ -29,9 +28,10 @@ class RetrievalService(Service):
                                             min_tools=int(self.settings.get("min_tools", 2)))
             self.retriever.retrieve("warm up")  # the first encode is slow; pay it before ready
 
-    async def handle(self, ident: bytes, msg: Message) -> None:
+    async def handle(self, request: Request) -> None:
+        msg = request.msg
         if msg.type != "retrieve":
-            await self.error(ident, msg.request_id, f"retrieval does not take {msg.type!r} messages")
+            await request.error(f"retrieval does not take {msg.type!r} messages")
             return
         body = {"tools": [], "examples": [], "scores": {}}
         if self.retriever is not None:
@@ -39,7 +39,7 @@ class RetrievalService(Service):
             body = {"tools": [] if got.fallback else list(got.tools),
                     "examples": [e.to_json() for e in got.examples],
                     "scores": {k: round(v, 4) for k, v in got.scores.items()}}
-        await self.send(ident, msg.reply("retrieved", body, self.name))
+        await request.reply("retrieved", body)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ and waits for the `confirmed` answer, which comes back over the bus. With
 which may replan once (services.scheduler.replan).
 
 A `run` sent again for a request already running is joined to it; one already done is
-answered from memory; after a restart it is run again, and the executor's ledger
-makes sure no call acts twice."""
+answered from memory (both by the Service skeleton: `once`); after a restart it is run
+again, and the executor's ledger makes sure no call acts twice."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from shared import catalog
 from shared.config import Config
 from shared.outcome import Outcome
 from shared.plan import Call, render_plan
-from shared.runtime.bus import Service, run_service, spawn
+from shared.runtime.bus import Request, Service, run_service, spawn
 from shared.wire import Message
 
 KEEP_RESULTS = 256
@@ -53,6 +53,7 @@ def result_body(plan_texts: list[str], rounds: list[Round], plan_seconds: float 
 
 class SchedulerService(Service):
     name = "scheduler"
+    once = frozenset({"run"})
 
     def __init__(self, config: Config) -> None:
         super().__init__(config)
@@ -66,8 +67,7 @@ class SchedulerService(Service):
         self.executor = self.requester("executor", terminal={"outcome"},
                                        key=lambda m: f"{m.request_id}/{m.body.get('idx')}")
         self.engine = Scheduler(self._execute, self.settings, confirm=self._confirm, on_event=self._on_event)
-        self.listeners: dict[str, list[tuple[bytes, Message]]] = {}
-        self.finished: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.running: dict[str, Request] = {}  # by request id: where progress and questions go
         self.waiting: dict[str, asyncio.Future[bool]] = {}  # confirm key -> the user's answer
         self.cancelled: OrderedDict[str, None] = OrderedDict()  # so a cancelled request is not replanned
 
@@ -78,15 +78,14 @@ class SchedulerService(Service):
         return Outcome(reply.body["ok"], reply.body["value"], reply.body["replayed"])
 
     async def _confirm(self, rid: str, call: Call, args: tuple[Any, ...]) -> bool | str:
-        askers = self.listeners.get(origin_id(rid), [])
-        if not askers:
+        request = self.running.get(origin_id(rid))
+        if request is None:
             return "nobody was there to confirm it"
         key = f"{rid}/{call.idx}"
         answer_ = self.waiting[key] = asyncio.get_running_loop().create_future()
         body = {"key": key, "idx": call.idx, "tool": call.tool, "args": list(args),
                 "question": catalog.confirmation_question(call.tool, args)}
-        for ident, request in askers:
-            await self.send(ident, request.reply("confirm", body, self.name))
+        await request.reply("confirm", body)
         try:
             return await asyncio.wait_for(answer_, self.confirm_timeout_s)
         except TimeoutError:
@@ -104,9 +103,10 @@ class SchedulerService(Service):
                 waiter.set_result(msg.body["yes"])
 
     def _on_event(self, event: CallEvent) -> None:
-        for ident, request in self.listeners.get(origin_id(event.request_id), []):
+        request = self.running.get(origin_id(event.request_id))
+        if request is not None:
             body = {"kind": event.kind, "idx": event.idx, "tool": event.tool, "detail": event.detail[:2000]}
-            spawn(self.send(ident, request.reply("progress", body, self.name)))
+            spawn(request.reply("progress", body))
 
     def on_cancel(self, request_id: str) -> None:
         self.cancelled[request_id] = None
@@ -115,27 +115,16 @@ class SchedulerService(Service):
         for n in range(MAX_REPLANS + 1):
             self.engine.cancel(round_id(request_id, n))
 
-    async def handle(self, ident: bytes, msg: Message) -> None:
-        if msg.type != "run":
-            await self.error(ident, msg.request_id, f"scheduler does not take {msg.type!r} messages")
+    async def handle(self, request: Request) -> None:
+        if request.msg.type != "run":
+            await request.error(f"scheduler does not take {request.msg.type!r} messages")
             return
-        rid = msg.request_id
-        if rid in self.finished:
-            await self.send(ident, msg.reply("result", self.finished[rid], self.name))
-            return
-        if rid in self.listeners:  # the same request again: answer both askers
-            self.listeners[rid].append((ident, msg))
-            return
-        self.listeners[rid] = [(ident, msg)]
+        self.running[request.request_id] = request
         try:
-            body = await self._run(msg)
+            body = await self._run(request.msg)
         finally:
-            askers = self.listeners.pop(rid, [])
-        self.finished[rid] = body
-        while len(self.finished) > KEEP_RESULTS:
-            self.finished.popitem(last=False)
-        for asker, request in askers:
-            await self.send(asker, request.reply("result", body, self.name))
+            self.running.pop(request.request_id, None)
+        await request.reply("result", body, keep=True)
 
     async def _run(self, msg: Message) -> dict[str, Any]:
         b = msg.body

@@ -16,6 +16,7 @@ import logging
 import os
 import shutil
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ BAD_LOG_EVERY_S = 10.0
 # Requests a stage works on at once; more are refused with a clear "busy" error (counted as
 # `shed` in status), so a flood of requests cannot grow a stage's memory without bound.
 IN_FLIGHT_MAX = 256
+KEEP_ANSWERS = 256  # finished requests of a `once` type whose answers a stage remembers
 # Messages a socket queues per peer before it drops (PUB, ROUTER) or stops reading (SUB,
 # DEALER): ZeroMQ's default made explicit; with frames at most 4 MB this bounds each queue.
 HWM = 1000
@@ -298,13 +300,60 @@ class Requester:
         return last
 
 
+class Request:
+    """One request as a stage's handler sees it: the message, and replies that reach everyone
+    who asked for it. The ROUTER identities of the askers stay in here."""
+
+    def __init__(self, service: Service, ident: bytes, msg: Message) -> None:
+        self.msg = msg
+        self._service = service
+        self._askers: list[tuple[bytes, Message]] = [(ident, msg)]
+        self.kept: list[tuple[str, dict[str, Any]]] = []  # replies a later asker gets too
+        self.failed = False
+
+    @property
+    def body(self) -> dict[str, Any]:
+        return self.msg.body
+
+    @property
+    def request_id(self) -> str:
+        return self.msg.request_id
+
+    async def reply(self, type: str, body: dict[str, Any], *, keep: bool = False) -> None:
+        """To every asker. `keep`: part of the request's answer, so also sent to anyone who
+        joins later and remembered for anyone who asks again after it has ended."""
+        if keep:
+            self.kept.append((type, body))
+        for ident, asked in list(self._askers):
+            await self._service.send(ident, asked.reply(type, body, self._service.name))
+
+    async def error(self, message: str, stage: str | None = None) -> None:
+        """The request failed: every asker is told; asking again runs it again."""
+        self.failed = True
+        s = self._service
+        s.stats["errors"] += 1
+        s.stats["last_error"] = message[:300]
+        await self.reply("error", {"message": message, "stage": stage or s.name})
+
+    async def _join(self, ident: bytes, msg: Message) -> None:
+        self._askers.append((ident, msg))
+        for type_, body in list(self.kept):
+            await self._service.send(ident, msg.reply(type_, body, self._service.name))
+
+
 class Service:
     """The skeleton of a stage: a ROUTER for requests, a PUB for heartbeats, a SUB for
     ready/cancel news. Bad frames are counted, logged and answered, never fatal.
     Subclasses load their model in `load` (in a thread: heartbeats go on meanwhile)
-    and answer in `handle`."""
+    and answer in `handle`, which sees a `Request`, never a socket or an envelope.
+
+    Requests of the types in `once` are done once per request id: asked again while one
+    runs, the asker joins it (gets what was kept so far and every reply after); asked again
+    after it ended, the kept replies come from memory (the last KEEP_ANSWERS). One that
+    failed is run again. This is what makes resending safe after a restart."""
 
     name = "service"
+    once: frozenset[str] = frozenset()
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -319,12 +368,14 @@ class Service:
         self.tracer = Tracer(self.name, config.trace_dir)
         self.router: zmq.asyncio.Socket | None = None
         self.pub: zmq.asyncio.Socket | None = None
+        self._running: dict[str, Request] = {}
+        self._answered: OrderedDict[str, list[tuple[str, dict[str, Any]]]] = OrderedDict()
 
     # ---- for subclasses ------------------------------------------------------------------
     def load(self) -> None:
         """Blocking setup (a model load). Runs in a thread before the stage is ready."""
 
-    async def handle(self, ident: bytes, msg: Message) -> None:
+    async def handle(self, request: Request) -> None:
         raise NotImplementedError
 
     def on_cancel(self, request_id: str) -> None:
@@ -464,15 +515,39 @@ class Service:
             spawn(self._guarded(ident, msg))
 
     async def _guarded(self, ident: bytes, msg: Message) -> None:
+        once = msg.type in self.once
         try:
-            with self.tracer.span("work", msg.trace_id, msg.request_id, msg.type):
-                await self.handle(ident, msg)
-            self.stats["served"] += 1
-        except StageError as e:
-            await self.error(ident, msg.request_id, str(e))
-        except Exception as e:
-            log.exception("%s: %s failed", self.name, msg.type)
-            await self.error(ident, msg.request_id, f"{self.name} failed on {msg.type}: {type(e).__name__}: {e}")
+            if once:
+                if not msg.request_id:  # the first stage to see a request names it
+                    msg = Message(msg.type, msg.body, new_id(), msg.trace_id or new_id(), msg.sender)
+                answered = self._answered.get(msg.request_id)
+                if answered is not None:
+                    for type_, body in answered:
+                        await self.send(ident, msg.reply(type_, body, self.name))
+                    return
+                running = self._running.get(msg.request_id)
+                if running is not None:
+                    await running._join(ident, msg)
+                    return
+            request = Request(self, ident, msg)
+            if once:
+                self._running[msg.request_id] = request
+            try:
+                with self.tracer.span("work", msg.trace_id, msg.request_id, msg.type):
+                    await self.handle(request)
+                self.stats["served"] += 1
+            except StageError as e:
+                await request.error(str(e))
+            except Exception as e:
+                log.exception("%s: %s failed", self.name, msg.type)
+                await request.error(f"{self.name} failed on {msg.type}: {type(e).__name__}: {e}")
+            finally:
+                if once:
+                    if not request.failed:  # remembered before it stops being joinable: no gap
+                        self._answered[msg.request_id] = request.kept
+                        while len(self._answered) > KEEP_ANSWERS:
+                            self._answered.popitem(last=False)
+                    self._running.pop(msg.request_id, None)
         finally:
             self.stats["in_flight"] -= 1
 

@@ -1,0 +1,88 @@
+"""The Service skeleton's request idempotency, once for every stage: a request asked again
+while it runs is joined, one asked after it ended is answered from memory, one that failed
+runs again; every asker gets every reply. One stage in this process over real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import zmq.asyncio
+
+from shared.config import Config
+from shared.runtime.bus import Request, Service
+from shared.wire import Message, decode, encode
+from tests.harness import StageHarness
+
+
+class SlowCounter(Service):
+    """A 12-line worker: it never sees a socket or an envelope."""
+
+    name = "retrieval"  # any stage's endpoint will do
+    once = frozenset({"retrieve"})
+
+    def __init__(self, config: Config) -> None:
+        super().__init__(config)
+        self.runs: list[str] = []
+
+    async def handle(self, request: Request) -> None:
+        self.runs.append(request.body["text"])
+        if request.body["text"] == "fail":
+            raise RuntimeError("asked to fail")
+        await asyncio.sleep(0.3)
+        await request.reply("retrieved", {"tools": [request.body["text"]], "examples": [], "scores": {}}, keep=True)
+
+
+def ask(rid: str, text: str) -> Message:
+    return Message("retrieve", {"text": text}, rid, sender="test")
+
+
+def test_a_request_asked_again_while_it_runs_is_joined_and_done_once(tmp_path: Path) -> None:
+    async def go() -> None:
+        async with StageHarness(SlowCounter, tmp_path) as stage:
+            other = stage.client.dealer("retrieval")  # a second asker, on a socket of its own
+            await other.send(encode(ask("r1", "sid")))
+            first, second = await asyncio.gather(stage.ask(ask("r1", "sid")), _recv_one(other))
+            assert first[-1].body["tools"] == ["sid"] and second.body["tools"] == ["sid"]
+            assert stage.service.runs == ["sid"]
+
+    asyncio.run(go())
+
+
+async def _recv_one(sock: zmq.asyncio.Socket) -> Message:
+    return decode(await asyncio.wait_for(sock.recv(), 10))
+
+
+def test_a_request_asked_after_it_ended_is_answered_from_memory(tmp_path: Path) -> None:
+    async def go() -> None:
+        async with StageHarness(SlowCounter, tmp_path) as stage:
+            await stage.ask(ask("r1", "maya"))
+            again = await stage.ask(ask("r1", "maya"))
+            assert again[-1].type == "retrieved" and again[-1].body["tools"] == ["maya"]
+            assert again[-1].request_id == "r1"
+            assert stage.service.runs == ["maya"]
+            await stage.ask(ask("r2", "maya"))  # another request id is another request
+            assert stage.service.runs == ["maya", "maya"]
+
+    asyncio.run(go())
+
+
+def test_a_request_that_failed_runs_again_when_asked_again(tmp_path: Path) -> None:
+    async def go() -> None:
+        async with StageHarness(SlowCounter, tmp_path) as stage:
+            failed = await stage.ask(ask("r1", "fail"))
+            assert failed[-1].type == "error" and "asked to fail" in failed[-1].body["message"]
+            await stage.ask(ask("r1", "fail"))
+            assert stage.service.runs == ["fail", "fail"]
+            assert stage.service.stats["errors"] == 2
+
+    asyncio.run(go())
+
+
+def test_a_request_without_an_id_is_given_one(tmp_path: Path) -> None:
+    async def go() -> None:
+        async with StageHarness(SlowCounter, tmp_path) as stage:
+            replies = await stage.ask(ask("", "kurt"))
+            assert replies[-1].request_id and replies[-1].trace_id
+
+    asyncio.run(go())
