@@ -172,3 +172,22 @@ def test_resuming_with_other_settings_is_refused(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         train(TrainSettings(base="smollm2-135m", data=str(data), out=str(tmp_path / "none"), resume=True,
                             max_steps=1, retrieval=False, prompt=short_prompt, device="cpu"), log=lambda line: None)
+
+
+@pytest.mark.llm
+def test_the_plan_loss_is_transformers_loss_with_logits_only_where_a_label_is() -> None:
+    import torch
+
+    from pippin.train import encode, load_base, plan_loss
+
+    model, tokenizer = load_base("smollm2-135m", "cpu")
+    rows = [encode(tokenizer, short_prompt(SAMPLE), SAMPLE["plan"], 512),
+            encode(tokenizer, short_prompt({"query": "remind me to stretch"}), "1. join()", 512)]
+    width = max(len(ids) for ids, _ in rows)
+    ids = torch.tensor([x + [0] * (width - len(x)) for x, _ in rows])
+    labels = torch.tensor([y + [-100] * (width - len(y)) for _, y in rows])
+    mask = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x, _ in rows])
+    with torch.no_grad():
+        ours = plan_loss(model, ids, mask, labels)
+        theirs = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+    assert abs(float(ours) - float(theirs)) < 1e-4, (float(ours), float(theirs))
