@@ -26,7 +26,7 @@ from shared.plan import parse_plan
 from shared.runtime.tracing import read_spans
 
 NOW = "2026-11-23 09:30:00"
-STAGES = ("gateway", "retrieval", "planner", "scheduler", "executor", "watchdog", "bus")
+STAGES = tuple(p for p in config_mod.PROCESSES if p != config_mod.LISTENER)
 
 
 def _rss_mb(pid: int) -> float | None:

@@ -122,10 +122,10 @@ def run(latency_requests: int = len(REQUESTS)) -> dict[str, Any]:
                                         early=mode == "early", retrieve=retrieve))
             for turn in report.turns:
                 if mode == "early":
-                    called = {c["tool"] for c in turn.calls}
+                    called = {c["tool"] for c in turn.result["calls"]}
                     right_plans += called == EXPECTED_TOOLS[text]
                     plans.append({"said": text, "voice": voice_name, "heard": turn.transcript,
-                                  "plan": turn.plan.replace("\n", " ")})
+                                  "plan": turn.result["plan"].replace("\n", " ")})
                 finals.append(turn.final_after_speech_s)
                 if turn.first_call_after_speech_s is not None:
                     latencies[mode].append(turn.first_call_after_speech_s)

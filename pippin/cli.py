@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from shared import config as config_mod
 from shared import paths
 
 Handler = Callable[[argparse.Namespace], int]
@@ -85,7 +86,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from pippin.client import PipelineClient, down, print_result, up
     from pippin.demo_requests import DEMO
-    from shared import config as config_mod
 
     run_dir = paths.RUN_DIR / "demo"
     for state in ("simmac.sqlite", "ledger.sqlite"):  # a fresh simulated Mac each time
@@ -216,7 +216,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return ask_pipeline(args)
     import asyncio
 
-    from pippin.client import ask_terminal, call_outcome
+    from pippin.client import ask_terminal, show_result
     from pippin.local import run_request
     from services.executor.ledger import Executor, Ledger
     from services.executor.simmac import SimulatedMac
@@ -233,16 +233,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     run = asyncio.run(run_request(planner, Executor(mac, Ledger()), args.text, _now(args),  # type: ignore[arg-type]
                                   settings=SchedulerSettings(policy=Policy(args.policy)), confirm=ask_user,
                                   llm_joiner=args.joiner == "llm"))
-    if args.json:
-        print(json.dumps(run.to_json()))
-        return 0
-    data = run.to_json()
-    print(f"plan ({data['seconds']['plan']:.2f}s):")
-    for c in data["calls"]:
-        timing = f"[{c['start_s']:.2f}s -> {c['end_s']:.2f}s]" if c["start_s"] is not None else ""
-        print(f"  {c['idx']}. {c['tool']}{tuple(c['args'])} {timing}\n       -> {call_outcome(c)}")
-    print(f"\n{run.answer}\n({data['seconds']['total']:.2f}s)")
-    return 0
+    return show_result(run.to_json(), as_json=args.json)
 
 
 @command("retrieve")
@@ -298,7 +289,7 @@ def cmd_gen_data(args: argparse.Namespace) -> int:
 def cmd_listen(args: argparse.Namespace) -> int:
     import asyncio
 
-    from pippin.client import call_outcome
+    from pippin.client import print_result
     from pippin.listen import listen
     from services.executor.ledger import Executor, Ledger
     from services.executor.simmac import SimulatedMac
@@ -344,10 +335,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
     for t in report.turns:
         print(f"heard: {t.transcript!r} (speech ended at {t.speech_end_s:.2f}s; early plan used: "
               f"{t.used_speculation})")
-        print("plan:\n  " + t.plan.replace("\n", "\n  "))
-        for c in t.calls:
-            print(f"  {c['idx']}. {c['tool']} -> {call_outcome(c)}")
-        print(t.answer)
+        print_result(t.result)
         if t.first_call_after_speech_s is not None:
             print(f"(first call {t.first_call_after_speech_s:.2f}s after the end of speech)")
     if not report.turns:
@@ -360,7 +348,6 @@ def _listen_through_pipeline(args: argparse.Namespace) -> int:
 
     from pippin.client import send_audio, show_result
     from services.listener import audio
-    from shared import config as config_mod
 
     if not args.wav:
         raise SystemExit("pippin listen --pipeline needs --wav FILE (the running listener stage has the microphone)")
@@ -380,7 +367,6 @@ def _listen_through_pipeline(args: argparse.Namespace) -> int:
 @command("trace")
 def cmd_trace(args: argparse.Namespace) -> int:
     from pippin.trace import last_requests, select, stage_table, summary_line, write_trace
-    from shared import config as config_mod
     from shared.runtime.tracing import read_spans
 
     config = config_mod.load()
@@ -410,7 +396,6 @@ def cmd_trace(args: argparse.Namespace) -> int:
 def cmd_profile(args: argparse.Namespace) -> int:
     from pippin.client import supervisorctl
     from pippin.trace import profile
-    from shared import config as config_mod
 
     config = config_mod.load()
     pid = supervisorctl(config, "pid", args.stage).stdout.strip()
@@ -443,7 +428,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 @command("up")
 def cmd_up(args: argparse.Namespace) -> int:
     from pippin.client import status_table, up
-    from shared import config as config_mod
     from shared.runtime.bus import StageError
 
     config = config_mod.load()
@@ -459,7 +443,6 @@ def cmd_up(args: argparse.Namespace) -> int:
 @command("down")
 def cmd_down(args: argparse.Namespace) -> int:
     from pippin.client import down
-    from shared import config as config_mod
 
     down(config_mod.load())
     return 0
@@ -470,7 +453,6 @@ def cmd_ctl(args: argparse.Namespace) -> int:
     """supervisorctl for the running pipeline, with its run directory and config found, so
     `pippin ctl restart planner` works as typed."""
     from pippin.client import supervisorctl
-    from shared import config as config_mod
 
     out = supervisorctl(config_mod.load(), *args.args)
     print(out.stdout, end="")
@@ -481,7 +463,6 @@ def cmd_ctl(args: argparse.Namespace) -> int:
 @command("status")
 def cmd_status(args: argparse.Namespace) -> int:
     from pippin.client import status_table
-    from shared import config as config_mod
 
     print(status_table(config_mod.load()))
     return 0
@@ -489,7 +470,6 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 @command("keys")
 def cmd_keys(args: argparse.Namespace) -> int:
-    from shared import config as config_mod
     from shared.runtime.bus import ensure_keys
 
     config = config_mod.load()
@@ -502,7 +482,6 @@ def cmd_keys(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Is this machine ready: Python, each app's permission (asked one at a time), Zoom."""
     from pippin.doctor import report, run_checks
-    from shared import config as config_mod
 
     text, ok = report(run_checks(config_mod.load()))
     print(text)
@@ -603,7 +582,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="write the trace-event JSON here (Perfetto, chrome://tracing)")
     t.add_argument("--json", action="store_true")
     pr = sub.add_parser("profile", help="sample a running stage with py-spy into a flame graph SVG")
-    pr.add_argument("stage", choices=["gateway", "retrieval", "planner", "scheduler", "executor", "watchdog", "bus"])
+    pr.add_argument("stage", choices=config_mod.PROCESSES)
     pr.add_argument("--seconds", type=float, default=10)
     pr.add_argument("--out", help="SVG file (default: STAGE-profile.svg)")
 

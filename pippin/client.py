@@ -18,7 +18,7 @@ from shared.config import Config
 from shared.runtime.bus import Bus, Requester, StageError, ensure_keys, news, spawn
 from shared.wire import Message, encode, new_id
 
-STAGES = ("gateway", "retrieval", "planner", "scheduler", "executor")
+STAGES = config_mod.REQUEST_STAGES
 
 
 def supervisor_env(config: Config) -> dict[str, str]:
@@ -157,7 +157,7 @@ def status_table(config: Config) -> str:
     stages = asyncio.run(get())
     rows = [f"{'stage':<10} {'process':<9} {'ready':<6} {'heartbeat':<10} {'served':>6} {'errors':>6} "
             f"{'bad frames':>10} {'bad news':>8} {'shed':>5}  last error"]
-    for name in ("bus", *STAGES, "listener", "watchdog"):
+    for name in config_mod.PROCESSES:
         state = processes.get(name, ("-", ""))[0]
         s = stages.get(name, {})
         st = s.get("stats", {})
@@ -175,16 +175,20 @@ def call_outcome(call: dict[str, Any]) -> str:
 
 
 def print_result(result: dict[str, Any]) -> None:
-    print("plan:")
+    """A result (services/scheduler/result.py's schema) for a person: the same for `ask` and
+    `ask --local`."""
+    secs = result["seconds"]
+    plan_s = f" ({secs['plan']:.2f}s)" if secs.get("plan") is not None else ""
+    print(f"plan{plan_s}:")
     for line in result["plan"].splitlines():
         print(f"  {line}")
+    if result.get("planner_error"):
+        print(f"  planner error: {result['planner_error']}")
     print("calls:")
     for c in result["calls"]:
-        timing = f"[{c['start_s']:.2f}s -> {c['end_s']:.2f}s]" if c.get("start_s") is not None else ""
-        print(f"  {c['idx']}. {c['tool']} {timing} -> {call_outcome(c)}")
-    print(f"\n{result['answer']}")
-    secs = result["seconds"]
-    print(f"(plan {secs.get('plan')}s, total {secs.get('total')}s)")
+        timing = f" [{c['start_s']:.2f}s -> {c['end_s']:.2f}s]" if c.get("start_s") is not None else ""
+        print(f"  {c['idx']}. {c['tool']}{timing}\n       -> {call_outcome(c)}")
+    print(f"\n{result['answer']}\n({secs['total']:.2f}s)")
 
 
 async def ask_terminal(question: str) -> bool:

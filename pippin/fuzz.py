@@ -18,11 +18,11 @@ from typing import Any
 import msgpack
 import zmq
 
-from shared.config import Config
+from shared.config import REQUEST_STAGES, Config
 from shared.runtime.bus import TOPIC_TYPES
 from shared.wire import PAYLOADS, VERSION
 
-STAGES = ("gateway", "retrieval", "planner", "scheduler", "executor")
+STAGES = REQUEST_STAGES
 BIG = 3 * 1024 * 1024
 
 

@@ -22,16 +22,14 @@ from services.listener.audio import Frame
 from services.listener.listener import Event, Listener, Voice
 from services.planner.base import Planner
 from services.scheduler.engine import CallEvent, Policy, Scheduler, SchedulerSettings, call_key
-from services.scheduler.joiner import answer
+from services.scheduler.result import single_result_json
 from shared.outcome import Outcome
 
 
 @dataclass
 class Turn:
     transcript: str
-    plan: str
-    calls: list[dict[str, Any]]
-    answer: str
+    result: dict[str, Any]  # the one result schema (services/scheduler/result.py), as `pippin ask` gives it
     used_speculation: bool
     speculated_on: list[str]
     warmed_with: list[str]  # the words so far the model was warmed with while the user spoke
@@ -107,10 +105,8 @@ async def listen(frames: AsyncIterator[Frame], voice: Voice, planner: Planner, e
         first += [turn_planner.read_started[call_key(c.tool, tuple(c.args))] for c in result.calls
                   if c.reused and call_key(c.tool, tuple(c.args)) in turn_planner.read_started]
         report.turns.append(Turn(
-            final.text, record.text,
-            [{"idx": c.idx, "tool": c.tool, "args": list(c.args), "state": c.state, "result": c.value,
-              "error": c.error, "reused": c.reused} for c in result.calls],
-            answer(result), used, speculated, warmed, final.t_audio,
+            final.text, single_result_json(rid, final.text, record.text, result, planner_error=record.error),
+            used, speculated, warmed, final.t_audio,
             round(min(first) - speech_end_wall, 4) if first else None,
             round(final.t_wall - speech_end_wall, 4)))
 

@@ -17,6 +17,7 @@ from services.planner.base import Planner, PlanRequest, PlanStream, calls_in_bac
 from services.scheduler.engine import CallEvent, ConfirmFn, RequestResult, Scheduler, SchedulerSettings
 from services.scheduler.joiner import answer
 from services.scheduler.replan import Action, DecideFn, ReplanFn, Round, replan_note, run_rounds
+from services.scheduler.result import result_json
 from shared.outcome import Outcome
 from shared.plan import Call
 
@@ -37,31 +38,11 @@ class LocalRun:
     replan_text: str = ""  # the new plan, if there was one
 
     def to_json(self) -> dict[str, Any]:
-        t0 = (self.rounds[0].result if self.rounds else self.result).t_begin
-        return {
-            "request_id": self.request_id,
-            "query": self.query,
-            "plan": self.plan_text,
-            "planner_error": self.planner_error,
-            "plan_errors": self.result.plan_errors,
-            "calls": [
-                {"idx": c.idx, "tool": c.tool, "args": list(c.args), "state": c.state, "result": c.value,
-                 "error": c.error,
-                 "start_s": round(c.started - t0, 4) if c.started else None,
-                 "end_s": round(c.finished - t0, 4) if c.finished else None}
-                for c in self.result.calls
-            ],
-            "answer": self.answer,
-            "replan": ({"plan": self.replan_text, "decisions": [r.decision for r in self.rounds],
-                        "first_calls": [{"idx": c.idx, "tool": c.tool, "state": c.state, "error": c.error}
-                                        for c in self.rounds[0].result.calls]}
-                       if len(self.rounds) > 1 else None),
-            "seconds": {
-                "plan": round(self.t_plan_done - t0, 4),
-                "first_call_parsed": round(self.t_first_call_parsed - t0, 4) if self.t_first_call_parsed else None,
-                "total": round(self.result.t_end - t0, 4),
-            },
-        }
+        """The one result schema (services/scheduler/result.py), as `pippin ask` prints it."""
+        rounds = self.rounds or [Round(self.request_id, self.result)]
+        plans = [self.plan_text] + ([self.replan_text] if len(rounds) > 1 else [])
+        return result_json(self.request_id, self.query, plans, rounds, t_plan_done=self.t_plan_done,
+                           t_first_call=self.t_first_call_parsed, planner_error=self.planner_error)
 
 
 async def _timed_calls(planner: Planner, request: PlanRequest, record: PlanStream,

@@ -12,12 +12,10 @@ import sys
 
 from shared import config as config_mod
 
-STAGES = ("bus", "gateway", "retrieval", "planner", "scheduler", "executor", "listener", "watchdog")
-
 
 def main(argv: list[str]) -> None:
-    if len(argv) != 1 or argv[0] not in STAGES:
-        raise SystemExit(f"usage: python -m services.launch STAGE ({', '.join(STAGES)})")
+    if len(argv) != 1 or argv[0] not in config_mod.PROCESSES:
+        raise SystemExit(f"usage: python -m services.launch STAGE ({', '.join(config_mod.PROCESSES)})")
     stage = argv[0]
     command = config_mod.load().commands.get(stage)
     if command:

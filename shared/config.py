@@ -13,7 +13,13 @@ from typing import Any
 
 from shared import paths
 
-STAGES = ("bus_in", "bus_out", "gateway", "retrieval", "planner", "scheduler", "executor", "listener")
+# The stages, once. Those a request passes through, in its order; the always-on listener; and
+# the processes supervisord runs (the bus forwarder and the watchdog besides the stages).
+REQUEST_STAGES = ("gateway", "retrieval", "planner", "scheduler", "executor")
+LISTENER = "listener"
+PROCESSES = ("bus", *REQUEST_STAGES, LISTENER, "watchdog")
+# Every socket a stage binds, in port order (tcp: base_port + its index).
+ENDPOINTS = ("bus_in", "bus_out", *REQUEST_STAGES, LISTENER)
 
 
 @dataclass
@@ -38,12 +44,12 @@ class Config:
 
     def endpoint(self, stage: str) -> str:
         """Where `stage` listens, as peers connect to it."""
-        if stage not in STAGES:
-            raise KeyError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
+        if stage not in ENDPOINTS:
+            raise KeyError(f"unknown stage {stage!r}; stages: {', '.join(ENDPOINTS)}")
         if stage in self.endpoints:
             return self.endpoints[stage]
         if self.transport == "tcp":
-            return f"tcp://{self.host}:{self.base_port + STAGES.index(stage)}"
+            return f"tcp://{self.host}:{self.base_port + ENDPOINTS.index(stage)}"
         return f"ipc://{self.run_dir / (stage + '.sock')}"
 
     @property

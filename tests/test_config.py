@@ -38,3 +38,15 @@ def test_run_dir_is_expanded_and_bad_toml_is_a_clear_error(tmp_path: Path) -> No
 def test_the_shipped_config_loads() -> None:
     c = config_mod.load()
     assert c.planner["model"] == "qwen-0.5b" and c.scheduler["policy"] == "draft"
+
+
+def test_one_stage_list_names_every_supervisord_program_and_every_endpoint() -> None:
+    import re
+
+    from shared import paths
+
+    programs = re.findall(r"^\[program:(\w+)\]", (paths.REPO_ROOT / "supervisord.conf").read_text(), re.M)
+    assert sorted(programs) == sorted(config_mod.PROCESSES)
+    cfg = config_mod.load(paths.CONFIG_DIR / "pippin.toml")
+    for stage in config_mod.ENDPOINTS:
+        assert cfg.endpoint(stage)

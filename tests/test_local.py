@@ -46,3 +46,20 @@ def test_pippin_ask_local_json() -> None:
     data = json.loads(out.stdout)
     assert data["answer"] == "The number for Sid Jha is +14155550115."
     assert data["calls"][0]["state"] == "done"
+
+
+def test_ask_and_ask_local_give_one_result_schema(world_path) -> None:
+    """The scheduler stage and the one-process runner build their results with the same
+    function; here the local one's keys are checked against the schema's documented ones."""
+    import services.scheduler.result as schema
+
+    run = asyncio.run(run_request(ReferencePlanner({"q": PLAN}), Executor(SimulatedMac(":memory:", world_path),
+                                                                          Ledger()), "q", "2026-11-23 09:30:00"))
+    data = run.to_json()
+    assert set(data) == {"request_id", "query", "plan", "planner_error", "plan_errors", "answer", "calls",
+                         "seconds", "replan"}
+    assert set(data["seconds"]) == {"plan", "first_call_parsed", "total"}
+    assert all(set(c) == {"idx", "tool", "args", "state", "result", "error", "start_s", "end_s", "reused"}
+               for c in data["calls"])
+    for key in data:
+        assert key in schema.__doc__

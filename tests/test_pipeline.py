@@ -32,7 +32,7 @@ from shared.wire import PAYLOADS, Message, decode, encode
 
 pytestmark = pytest.mark.slow
 CASES = Path(__file__).parent / "data" / "pipeline_cases.jsonl"
-STAGES = ("gateway", "retrieval", "planner", "scheduler", "executor")
+STAGES = config_mod.REQUEST_STAGES
 QUERIES = [json.loads(line)["query"] for line in CASES.read_text().splitlines()]
 
 

@@ -80,7 +80,7 @@ def test_wake_phrase_then_request_is_heard_planned_and_done(voice, planner) -> N
     assert len(report.turns) == 1
     turn = report.turns[0]
     assert "tomorrow to pay the rent" in turn.transcript.lower(), turn.transcript
-    assert [c.tool for c in parse_plan(turn.plan) if not c.is_join] == ["create_reminder"], turn.plan
+    assert [c.tool for c in parse_plan(turn.result["plan"]) if not c.is_join] == ["create_reminder"], turn.result
     rows = mac.query("SELECT name, due FROM reminders WHERE name LIKE '%rent%'")
     assert len(rows) == 1 and rows[0]["due"].startswith("2026-11-24"), [dict(r) for r in rows]
 

@@ -14,13 +14,14 @@ again, and the executor's ledger makes sure no call acts twice."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any
 
 from services.scheduler.engine import CallEvent, Policy, Scheduler, SchedulerSettings
-from services.scheduler.joiner import answer
-from services.scheduler.replan import Action, Round, observations, origin_id, replan_note, round_id, run_rounds
+from services.scheduler.replan import Action, origin_id, round_id, run_rounds
+from services.scheduler.result import result_json
 from shared import catalog
 from shared.config import Config
 from shared.outcome import Outcome
@@ -30,25 +31,6 @@ from shared.wire import Message
 
 KEEP_RESULTS = 256
 MAX_REPLANS = 1
-
-
-def result_body(plan_texts: list[str], rounds: list[Round], plan_seconds: float | None) -> dict[str, Any]:
-    result = rounds[-1].result
-    t0 = rounds[0].result.t_begin
-    body: dict[str, Any] = {
-        "plan": plan_texts[-1],
-        "calls": [{"idx": c.idx, "tool": c.tool, "args": list(c.args), "state": c.state, "result": c.value,
-                   "error": c.error, "start_s": round(c.started - t0, 4) if c.started else None,
-                   "end_s": round(c.finished - t0, 4) if c.finished else None, "reused": c.reused}
-                  for c in result.calls],
-        "answer": "\n".join(filter(None, [answer(result), replan_note(rounds)])),
-        "plan_errors": result.plan_errors,
-        "seconds": {"plan": plan_seconds, "total": round(result.t_end - t0, 4)},
-    }
-    if len(rounds) > 1:
-        body["replan"] = {"first_plan": plan_texts[0], "decisions": [r.decision for r in rounds],
-                          "first_results": observations(rounds[0].result)}
-    return body
 
 
 class SchedulerService(Service):
@@ -133,7 +115,7 @@ class SchedulerService(Service):
         def plan_calls(rid: str, context: str | None = None) -> AsyncIterator[Call]:
             body = {"text": b["text"], "now": b["now"], "tools": b["tools"], "examples": b["examples"],
                     "context": context, "layout": b.get("layout")}
-            sinks.append({"text": "", "seconds": None})
+            sinks.append({"text": "", "first": None, "done": None})
             return self._calls(Message("plan", body, rid, msg.trace_id, self.name), sinks[-1])
 
         async def decide(query: str, observations: str) -> Action:
@@ -149,14 +131,13 @@ class SchedulerService(Service):
         rounds = await run_rounds(self.engine, msg.request_id, b["text"], plan_calls(msg.request_id),
                                   policy=Policy(b["policy"]), decide=decide if llm else None,
                                   replan=plan_calls if llm else None, max_replans=MAX_REPLANS)
-        return result_body([s["text"] for s in sinks], rounds, sinks[0]["seconds"])
+        return result_json(msg.request_id, b["text"], [s["text"] for s in sinks], rounds,
+                           t_plan_done=sinks[0]["done"], t_first_call=sinks[0]["first"])
 
     async def _calls(self, plan: Message, sink: dict[str, Any]) -> AsyncIterator[Call]:
         """The planner's stream as calls. After a planner restart the plan comes again
         from call 1: calls already seen are skipped, a different one is an error."""
         seen: dict[int, Call] = {}
-        loop = asyncio.get_running_loop()
-        t0 = loop.time()
         async for reply in self.planner.stream(plan, timeout_s=self.settings.stream_timeout_s):
             if reply.type == "plan_call":
                 call = Call(reply.body["idx"], reply.body["tool"], tuple(reply.body["args"]))
@@ -167,7 +148,9 @@ class SchedulerService(Service):
                 seen[call.idx] = call
                 # The engine stops reading at join(), so the plan text is kept as it grows.
                 sink["text"] = render_plan(seen[i] for i in sorted(seen))
-                sink["seconds"] = round(loop.time() - t0, 4)
+                now = time.perf_counter()  # the engine's clock: result times are measured from its t_begin
+                sink["first"] = sink["first"] or now
+                sink["done"] = now
                 yield call
             elif reply.type == "plan_end" and reply.body.get("error"):
                 raise RuntimeError(f"the planner failed: {reply.body['error']}")

@@ -15,7 +15,7 @@ from supervisor.xmlrpc import SupervisorTransport
 from shared import config as config_mod
 from shared.runtime.bus import BadInput, Bus, news, spawn
 
-WATCHED = ("gateway", "retrieval", "planner", "scheduler", "executor", "listener")
+WATCHED = (*config_mod.REQUEST_STAGES, config_mod.LISTENER)
 log = logging.getLogger("pippin.watchdog")
 
 
