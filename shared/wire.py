@@ -39,7 +39,7 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     "cancel": {},
     # gateway <-> retrieval
     "retrieve": {"text": str},
-    "retrieved": {"tools": list, "examples": list, "scores": dict},
+    "retrieved": {"tools": list, "examples": list},
     # gateway <-> scheduler
     "run": {"text": str, "now": str, "tools": list, "examples": list, "policy": str, "layout": (str, _OPT)},
     # scheduler <-> planner
@@ -48,7 +48,7 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     "decide": {"text": str, "observations": str},
     "decision": {"action": str},
     "plan_call": {"idx": int, "tool": str, "args": list},
-    "plan_end": {"text": str, "error": (str, _OPT), "stats": dict},
+    "plan_end": {"error": (str, _OPT)},  # the plan is over (the scheduler stops reading at join())
     # scheduler <-> executor
     "execute": {"idx": int, "tool": str, "args": list, "deliver": bool},
     "outcome": {"idx": int, "ok": bool, "value": str, "replayed": bool},

@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from shared import config as config_mod
+from shared import paths
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -43,10 +44,29 @@ def test_the_shipped_config_loads() -> None:
 def test_one_stage_list_names_every_supervisord_program_and_every_endpoint() -> None:
     import re
 
-    from shared import paths
+
 
     programs = re.findall(r"^\[program:(\w+)\]", (paths.REPO_ROOT / "supervisord.conf").read_text(), re.M)
     assert sorted(programs) == sorted(config_mod.PROCESSES)
     cfg = config_mod.load(paths.CONFIG_DIR / "pippin.toml")
     for stage in config_mod.ENDPOINTS:
         assert cfg.endpoint(stage)
+
+
+def test_the_config_file_shows_the_defaults_the_code_uses() -> None:
+    """Each default lives in one place (a settings dataclass or a named constant); pippin.toml
+    shows the same values, so that reading it never misleads."""
+    import dataclasses
+
+    from services.gateway.__main__ import REQUEST_TIMEOUT_S
+    from services.planner.llm import PlannerSettings
+    from services.scheduler.engine import SchedulerSettings
+
+    cfg = config_mod.load(paths.CONFIG_DIR / "pippin.toml")
+    scheduler = SchedulerSettings.from_config(cfg.scheduler)
+    assert scheduler == SchedulerSettings(), "a [scheduler] value in pippin.toml differs from its default"
+    planner_defaults = {f.name: f.default for f in dataclasses.fields(PlannerSettings)}
+    for key, value in cfg.planner.items():
+        if key in planner_defaults:
+            assert value == planner_defaults[key], key
+    assert cfg.gateway["request_timeout_s"] == REQUEST_TIMEOUT_S

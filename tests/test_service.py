@@ -30,7 +30,7 @@ class SlowCounter(Service):
         if request.body["text"] == "fail":
             raise RuntimeError("asked to fail")
         await asyncio.sleep(0.3)
-        await request.reply("retrieved", {"tools": [request.body["text"]], "examples": [], "scores": {}}, keep=True)
+        await request.reply("retrieved", {"tools": [request.body["text"]], "examples": []}, keep=True)
 
 
 def ask(rid: str, text: str) -> Message:

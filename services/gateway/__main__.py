@@ -15,6 +15,8 @@ from shared.config import Config
 from shared.runtime.bus import Request, Service, StageError, run_service
 from shared.wire import Message
 
+REQUEST_TIMEOUT_S = 240.0  # the default; [gateway] request_timeout_s
+
 
 class GatewayService(Service):
     name = "gateway"
@@ -22,7 +24,7 @@ class GatewayService(Service):
 
     def __init__(self, config: Config) -> None:
         super().__init__(config)
-        self.timeout_s = float(config.gateway.get("request_timeout_s", 240))
+        self.timeout_s = float(config.gateway.get("request_timeout_s", REQUEST_TIMEOUT_S))
         self.retrieval = self.requester("retrieval", terminal={"retrieved"})
         self.scheduler = self.requester("scheduler", terminal={"result"})
         self.stages: dict[str, dict[str, Any]] = {}

@@ -132,9 +132,7 @@ class PlannerService(Service):
                 await request.reply("plan_call", {"idx": call.idx, "tool": call.tool, "args": list(call.args)})
         except RuntimeError:
             pass  # the error is in record.error, reported in plan_end
-        stats = getattr(planner, "last", None)
-        await request.reply("plan_end", {"text": record.text, "error": record.error,
-                                         "stats": dict(vars(stats)) if stats else {}})
+        await request.reply("plan_end", {"error": record.error})
 
 
 if __name__ == "__main__":

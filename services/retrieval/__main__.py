@@ -8,6 +8,7 @@ the examples. With [retrieval] enabled = false it answers "all tools, default ex
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from services.retrieval.retriever import Retriever
 from shared.config import Config
@@ -33,12 +34,11 @@ class RetrievalService(Service):
         if msg.type != "retrieve":
             await request.error(f"retrieval does not take {msg.type!r} messages")
             return
-        body = {"tools": [], "examples": [], "scores": {}}
+        body: dict[str, list[Any]] = {"tools": [], "examples": []}
         if self.retriever is not None:
             got = await asyncio.to_thread(self.retriever.retrieve, msg.body["text"])
             body = {"tools": [] if got.fallback else list(got.tools),
-                    "examples": [e.to_json() for e in got.examples],
-                    "scores": {k: round(v, 4) for k, v in got.scores.items()}}
+                    "examples": [e.to_json() for e in got.examples]}
         await request.reply("retrieved", body)
 
 

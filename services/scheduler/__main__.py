@@ -39,12 +39,7 @@ class SchedulerService(Service):
 
     def __init__(self, config: Config) -> None:
         super().__init__(config)
-        s = config.scheduler
-        self.settings = SchedulerSettings(policy=Policy(s.get("policy", "draft")),
-                                          call_timeout_s=float(s.get("call_timeout_s", 30)),
-                                          stream_timeout_s=float(s.get("stream_timeout_s", 180)))
-        self.joiner = str(s.get("joiner", "rules"))  # "rules", or "llm": the model may replan once
-        self.confirm_timeout_s = float(s.get("confirm_timeout_s", 120))
+        self.settings = SchedulerSettings.from_config(config.scheduler)
         self.planner = self.requester("planner", terminal={"plan_end", "decision"})
         self.executor = self.requester("executor", terminal={"outcome"},
                                        key=lambda m: f"{m.request_id}/{m.body.get('idx')}")
@@ -69,9 +64,9 @@ class SchedulerService(Service):
                 "question": catalog.confirmation_question(call.tool, args)}
         await request.reply("confirm", body)
         try:
-            return await asyncio.wait_for(answer_, self.confirm_timeout_s)
+            return await asyncio.wait_for(answer_, self.settings.confirm_timeout_s)
         except TimeoutError:
-            return f"no answer to the confirmation within {self.confirm_timeout_s:g} s"
+            return f"no answer to the confirmation within {self.settings.confirm_timeout_s:g} s"
         finally:
             self.waiting.pop(key, None)
 
@@ -126,7 +121,7 @@ class SchedulerService(Service):
             reply = await self.planner.call(ask, timeout_s=self.settings.stream_timeout_s)
             return "replan" if reply.body["action"] == "replan" else "finish"
 
-        llm = self.joiner == "llm"
+        llm = self.settings.joiner == "llm"
         # One engine for every request, so a cancel always finds the request it names.
         rounds = await run_rounds(self.engine, msg.request_id, b["text"], plan_calls(msg.request_id),
                                   policy=Policy(b["policy"]), decide=decide if llm else None,

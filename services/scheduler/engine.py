@@ -11,7 +11,7 @@ import asyncio
 import enum
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from services.scheduler.graph import PlanGraph, Progress, State
@@ -19,6 +19,7 @@ from shared import catalog
 from shared.catalog import Effect
 from shared.outcome import Outcome
 from shared.plan import Call
+from shared.validate import DEFAULT_MAX_CALLS
 
 
 class Policy(enum.Enum):
@@ -38,11 +39,25 @@ EventFn = Callable[["CallEvent"], None]
 
 @dataclass
 class SchedulerSettings:
+    """The scheduler's settings; these defaults are the only ones (config/pippin.toml shows
+    them, and a test keeps the two the same)."""
+
     policy: Policy = Policy.DRAFT
     call_timeout_s: float = 30.0
     parallel_per_app: int = 8  # for apps whose tools may run side by side
-    max_calls: int = 20
-    stream_timeout_s: float = 120.0  # the plan must be complete (join) by then
+    max_calls: int = DEFAULT_MAX_CALLS  # any planner's plan; the model's grammar allows fewer
+    stream_timeout_s: float = 180.0  # the plan must be complete (join) by then
+    confirm_timeout_s: float = 120.0  # confirm policy: no answer by then means "not sent"
+    joiner: str = "rules"  # or "llm": when a call fails, the planner's model may replan once
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any]) -> SchedulerSettings:
+        """[scheduler] of pippin.toml: the keys it sets, the defaults for the rest."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in section.items() if k in known}
+        if "policy" in values:
+            values["policy"] = Policy(values["policy"])
+        return cls(**values)
 
 
 @dataclass(frozen=True)
