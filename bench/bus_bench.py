@@ -12,7 +12,8 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
-from shared.wire import Message, decode, encode
+from shared import wire
+from shared.wire import decode, encode
 
 
 async def _echo_roundtrips(endpoint: str, n: int) -> list[float]:
@@ -26,11 +27,10 @@ async def _echo_roundtrips(endpoint: str, n: int) -> list[float]:
         while True:
             ident, frame = await server.recv_multipart()
             msg = decode(frame)
-            await server.send_multipart([ident, encode(msg.reply("outcome", {"idx": 1, "ok": True, "value": "x",
-                                                                            "replayed": False}, "echo"))])
+            await server.send_multipart([ident, encode(msg.reply(wire.CallOutcome(1, True, "x", False), "echo"))])
 
     task = asyncio.create_task(serve())
-    req = Message("execute", {"idx": 1, "tool": "get_phone_number", "args": ["Sid"], "deliver": False}, "r")
+    req = wire.Execute(1, "get_phone_number", ["Sid"], False).event("r")
     times = []
     for i in range(n + 50):
         t0 = time.perf_counter()
@@ -46,7 +46,7 @@ async def _echo_roundtrips(endpoint: str, n: int) -> list[float]:
 def run(n: int = 3000) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as d:
         rtts = sorted(asyncio.run(_echo_roundtrips(f"ipc://{Path(d) / 'b.sock'}", n)))
-    msg = Message("plan_call", {"idx": 3, "tool": "send_sms", "args": [["$1", "$2"], "Standup moved."]}, "r", "t", "p")
+    msg = wire.PlanCall(3, "send_sms", [["$1", "$2"], "Standup moved."]).event("r", "t", "p")
     t0 = time.perf_counter()
     for _ in range(20000):
         decode(encode(msg))

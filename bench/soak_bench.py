@@ -28,9 +28,10 @@ from bench.pipeline_bench import running_pipeline
 from pippin.client import PipelineClient, supervisorctl
 from pippin.demo_requests import DEMO
 from pippin.fuzz import STAGES, fuzz
+from shared import wire
 from shared.config import Config
 from shared.runtime.bus import HEARTBEAT_S, HWM, StageError
-from shared.wire import Message, encode
+from shared.wire import encode
 
 NOW = "2026-11-23 09:30:00"
 ALL = (*STAGES, "bus", "watchdog")
@@ -129,7 +130,7 @@ def slow_subscriber(config: Config, n: int = 50_000) -> dict[str, Any]:
         time.sleep(0.5)
         bus_pid = _pids(config).get("bus")
         rss_before = _rss_mb(bus_pid) if bus_pid else None
-        frame = encode(Message("trace", {"spans": [["x" * 1000]]}, sender="bench"))
+        frame = encode(wire.Trace([["x" * 1000]]).event(sender="bench"))
         got, t0 = 0, time.monotonic()
         for _ in range(n):
             pub.send_multipart([b"trace", frame])

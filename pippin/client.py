@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from shared import config as config_mod
-from shared import paths
+from shared import paths, wire
 from shared.config import Config
-from shared.runtime.bus import Bus, Requester, StageError, ensure_keys, news, spawn
-from shared.wire import Message, encode, new_id
+from shared.runtime.bus import Bus, Requester, StageError, ensure_keys, news, spawn, topic
+from shared.wire import encode, new_id
 
 STAGES = config_mod.REQUEST_STAGES
 
@@ -43,7 +43,7 @@ class PipelineClient:
     def __init__(self, config: Config) -> None:
         self.bus = Bus(config, "client")
         self.gateway = Requester(self.bus, "gateway", terminal={"result", "status_reply"})
-        self._sub = self.bus.subscriber(b"hb", b"ready")
+        self._sub = self.bus.subscriber(topic(wire.Heartbeat), topic(wire.Ready))
         self._started = False
 
     def _start(self) -> None:
@@ -54,8 +54,10 @@ class PipelineClient:
 
         async def listen() -> None:
             async for _, msg in news(self._sub):
-                if msg.sender == "gateway" and (msg.type == "ready" or msg.body.get("ready")):
-                    self.gateway.peer_ready(msg.body["instance"])
+                peer = (wire.Ready.from_event(msg) if wire.Ready.is_type(msg.type)
+                        else wire.Heartbeat.from_event(msg))
+                if msg.sender == "gateway" and getattr(peer, "ready", True):
+                    self.gateway.peer_ready(peer.instance)
 
         spawn(listen())
 
@@ -67,26 +69,25 @@ class PipelineClient:
         each outward call (a `confirm` body: question, tool, args); without it, nothing is sent.
         A question asked again (a stage restarted) gets the first answer, not a second prompt."""
         self._start()
-        msg = Message("ask", {"text": text, "now": now, "policy": policy}, request_id or new_id(), new_id(),
-                      "client")
+        msg = wire.Ask(text, now, policy).event(request_id or new_id(), new_id(), "client")
         answers: dict[str, bool] = {}
         async for reply in self.gateway.stream(msg, timeout_s=timeout_s):
-            if reply.type == "progress" and on_progress:
+            if wire.Progress.is_type(reply.type) and on_progress:
                 on_progress(reply.body)
-            elif reply.type == "confirm":
-                q = reply.body
-                same = f"{q['key']}|{q['tool']}|{q['args']!r}"
+            elif wire.Confirm.is_type(reply.type):
+                q = wire.Confirm.from_event(reply)
+                same = f"{q.key}|{q.tool}|{q.args!r}"
                 if same not in answers:
-                    answers[same] = bool(on_confirm and await on_confirm(q))
-                await self.gateway.tell(reply.reply("confirmed", {"key": q["key"], "yes": answers[same]}, "client"))
-            elif reply.type == "result":
+                    answers[same] = bool(on_confirm and await on_confirm(reply.body))
+                await self.gateway.tell(reply.reply(wire.Confirmed(q.key, answers[same]), "client"))
+            elif wire.Result.is_type(reply.type):
                 return reply.body
         raise StageError("gateway", "no result")
 
     async def status(self, timeout_s: float = 5) -> dict[str, Any]:
         self._start()
-        reply = await self.gateway.call(Message("status", {}, new_id(), sender="client"), timeout_s=timeout_s)
-        return reply.body["stages"]
+        reply = await self.gateway.call(wire.Status().event(new_id(), sender="client"), timeout_s=timeout_s)
+        return wire.StatusReply.from_event(reply).stages
 
     async def wait_ready(self, timeout_s: float, stages: tuple[str, ...] = STAGES) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s
@@ -239,22 +240,22 @@ async def send_audio(config: Config, pcm: bytes, *, realtime: bool = True, wait_
 
     bus = Bus(config, "client")
     pub = bus.publisher()
-    sub = bus.subscriber(b"transcript", b"answer")
+    sub = bus.subscriber(topic(wire.Transcript), topic(wire.Result))
     try:
         await asyncio.sleep(0.3)  # let the subscriptions reach the forwarder
         answer: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
 
         async def watch() -> None:
-            async for topic, msg in news(sub):
-                if topic == b"transcript" and on_transcript:
+            async for _, msg in news(sub):
+                if wire.Transcript.is_type(msg.type) and on_transcript:
                     on_transcript(msg.body)
-                elif topic == b"answer" and not answer.done():
+                elif wire.Result.is_type(msg.type) and not answer.done():
                     answer.set_result(msg.body)
 
         watcher = asyncio.ensure_future(watch())
         async for f in frames_of(pcm + b"\0\0" * 16000, realtime=realtime):
-            await pub.send_multipart([b"audio", encode(Message("audio", {"seq": f.seq, "pcm": f.pcm, "rate": 16000},
-                                                               sender="client"))])
+            frame = wire.Audio(f.seq, f.pcm, 16000).event(sender="client")
+            await pub.send_multipart([topic(wire.Audio), encode(frame)])
         try:
             return await asyncio.wait_for(answer, wait_s)
         except TimeoutError:

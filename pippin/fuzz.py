@@ -55,7 +55,7 @@ def _junk(rng: random.Random, depth: int = 0) -> Any:
 
 
 def _required(kind: str) -> list[str]:
-    return sorted(name for name, typ in PAYLOADS[kind].items() if not isinstance(typ, tuple))
+    return sorted(name for name, (_, optional) in PAYLOADS[kind].items() if not optional)
 
 
 WRONG: dict[type, Any] = {str: 1, int: "1", bool: "yes", list: "x", dict: "x", bytes: 1, float: "x"}
@@ -72,7 +72,7 @@ def _mistyped_body(rng: random.Random, kind: str) -> Any:
     if rng.random() < 0.5:
         del body[victim]
     else:
-        body[victim] = WRONG[PAYLOADS[kind][victim]]
+        body[victim] = WRONG[PAYLOADS[kind][victim][0]]
     return body
 
 
@@ -117,8 +117,7 @@ def bad_message(rng: random.Random) -> bytes:
 def _valid(kind: str, rng: random.Random) -> bytes:
     """A well-formed message of `kind` with filler values (for the wrong-topic case)."""
     body: dict[str, Any] = {}
-    for name, typ in PAYLOADS[kind].items():
-        t = typ[0] if isinstance(typ, tuple) else typ
+    for name, (t, _) in PAYLOADS[kind].items():
         body[name] = {str: "fuzz", int: 0, bool: False, list: [], dict: {}, bytes: b"", float: 0.0}[t]
     return msgpack.packb(_envelope(rng, type=kind, body=body), use_bin_type=True)
 

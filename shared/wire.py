@@ -3,67 +3,23 @@
     {"v": 1, "type": "plan_call", "rid": request id, "tid": trace id, "from": sender,
      "mono": monotonic seconds, "wall": unix seconds, "body": {...typed payload...}}
 
-Every payload type lists its fields and their types below; `decode` refuses anything
-else with a `WireError` that says why (not msgpack, wrong version, unknown type,
+Every message type is a dataclass below (one per type, Wyoming's shape: `event()`,
+`from_event()`, `is_type()`); `decode` checks a body against its type's fields and refuses
+anything else with a `WireError` that says why (not msgpack, wrong version, unknown type,
 oversize, missing or mistyped field), so a service can count it, answer it and go on."""
 
 from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, TypeVar, get_args, get_origin, get_type_hints
 
 import msgpack
 
 VERSION = 1
 MAX_FRAME_BYTES = 4 * 1024 * 1024
-
-_ANY = object()
-_OPT = "optional"
-
-# type name -> {field: type or (type, "optional")}
-PAYLOADS: dict[str, dict[str, Any]] = {
-    # client <-> gateway
-    "ask": {"text": str, "now": (str, _OPT), "policy": (str, _OPT), "layout": (str, _OPT)},
-    "accepted": {},
-    "progress": {"kind": str, "idx": int, "tool": str, "detail": str},
-    "result": {"plan": str, "calls": list, "answer": str, "plan_errors": list, "seconds": dict,
-               "replan": (dict, _OPT)},
-    # the confirm policy: scheduler -> gateway -> client asks, client -> gateway -> bus answers
-    "confirm": {"key": str, "idx": int, "tool": str, "args": list, "question": str},
-    "confirmed": {"key": str, "yes": bool},
-    "error": {"message": str, "stage": str},
-    "status": {},
-    "status_reply": {"stages": dict},
-    "cancel": {},
-    # gateway <-> retrieval
-    "retrieve": {"text": str},
-    "retrieved": {"tools": list, "examples": list},
-    # gateway <-> scheduler
-    "run": {"text": str, "now": str, "tools": list, "examples": list, "policy": str, "layout": (str, _OPT)},
-    # scheduler <-> planner
-    "plan": {"text": str, "now": str, "tools": list, "examples": list, "context": (str, _OPT),
-             "layout": (str, _OPT)},  # the planner's prompt layout for this request (voice: "grammar")
-    "decide": {"text": str, "observations": str},
-    "decision": {"action": str},
-    "plan_call": {"idx": int, "tool": str, "args": list},
-    "plan_end": {"error": (str, _OPT)},  # the plan is over (the scheduler stops reading at join())
-    # scheduler <-> executor
-    "execute": {"idx": int, "tool": str, "args": list, "deliver": bool},
-    "outcome": {"idx": int, "ok": bool, "value": str, "replayed": bool},
-    # everyone -> bus
-    "ready": {"instance": str, "pid": int},
-    "heartbeat": {"instance": str, "pid": int, "ready": bool, "stats": dict},
-    "trace": {"spans": list},
-    # executor -> planner (grounding): the names the Mac has, at start, after a change, on a timer
-    "inventory": {"calendars": list, "reminder_lists": list, "note_folders": list, "notes": list,
-                  "contacts": list, "timezone": str},
-    # listener
-    "audio": {"seq": int, "pcm": bytes, "rate": int},
-    "transcript": {"text": str, "final": bool, "stable": str},
-}
-
 
 class WireError(ValueError):
     """A frame that is not a valid message; `reason` is short and loggable."""
@@ -84,22 +40,265 @@ class Message:
     mono: float = field(default_factory=time.monotonic)
     wall: float = field(default_factory=time.time)
 
-    def reply(self, type: str, body: dict[str, Any], sender: str) -> Message:
+    def reply(self, payload: Payload, sender: str) -> Message:
         """A message about the same request, keeping its trace."""
-        return Message(type, body, self.request_id, self.trace_id, sender)
+        return payload.event(self.request_id, self.trace_id, sender)
 
 
 def new_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
+class Payload:
+    """The base of every message type: one frozen dataclass per type, its fields the body's.
+    `event()` wraps it in an envelope, `from_event()` reads it back (the envelope was checked
+    against the fields on receipt), `is_type()` says whether a message is of this type."""
+
+    TYPE: ClassVar[str]
+
+    def event(self, request_id: str = "", trace_id: str = "", sender: str = "") -> Message:
+        return Message(self.TYPE, {f.name: getattr(self, f.name) for f in fields(self)},  # type: ignore[arg-type]
+                       request_id, trace_id, sender)
+
+    @classmethod
+    def from_event(cls: type[P], msg: Message) -> P:
+        if msg.type != cls.TYPE:
+            raise WireError(f"expected a {cls.TYPE!r} message, got {msg.type!r}", msg.request_id)
+        return cls(**{f.name: msg.body[f.name] for f in fields(cls) if f.name in msg.body})  # type: ignore[arg-type]
+
+    @classmethod
+    def is_type(cls, type_: str) -> bool:
+        return type_ == cls.TYPE
+
+
+P = TypeVar("P", bound=Payload)
+MESSAGE_TYPES: dict[str, type[Payload]] = {}
+
+
+def message(type_: str) -> Callable[[type[P]], type[P]]:
+    """Declares a message type: a frozen dataclass registered under its name."""
+    def register(cls: type[P]) -> type[P]:
+        cls.TYPE = type_
+        MESSAGE_TYPES[type_] = dataclass(frozen=True)(cls)
+        return MESSAGE_TYPES[type_]  # type: ignore[return-value]
+    return register
+
+
+# ---- client <-> gateway --------------------------------------------------------------------
+@message("ask")
+class Ask(Payload):
+    text: str
+    now: str | None = None
+    policy: str | None = None
+    layout: str | None = None
+
+
+@message("accepted")
+class Accepted(Payload):
+    pass
+
+
+@message("progress")
+class Progress(Payload):
+    kind: str
+    idx: int
+    tool: str
+    detail: str
+
+
+@message("result")
+class Result(Payload):
+    """services/scheduler/result.py builds it; `pippin ask --json` prints it."""
+    request_id: str
+    query: str
+    plan: str
+    plan_errors: list[Any]
+    answer: str
+    calls: list[Any]
+    seconds: dict[str, Any]
+    planner_error: str | None = None
+    replan: dict[str, Any] | None = None
+
+
+@message("error")
+class Error(Payload):
+    message: str
+    stage: str
+
+
+@message("status")
+class Status(Payload):
+    pass
+
+
+@message("status_reply")
+class StatusReply(Payload):
+    stages: dict[str, Any]
+
+
+@message("cancel")
+class Cancel(Payload):
+    pass
+
+
+# ---- the confirm policy: scheduler -> gateway -> client asks, client -> gateway -> bus answers
+@message("confirm")
+class Confirm(Payload):
+    key: str
+    idx: int
+    tool: str
+    args: list[Any]
+    question: str
+
+
+@message("confirmed")
+class Confirmed(Payload):
+    key: str
+    yes: bool
+
+
+# ---- gateway <-> retrieval -----------------------------------------------------------------
+@message("retrieve")
+class Retrieve(Payload):
+    text: str
+
+
+@message("retrieved")
+class Retrieved(Payload):
+    tools: list[str]
+    examples: list[Any]
+
+
+# ---- gateway <-> scheduler -----------------------------------------------------------------
+@message("run")
+class Run(Payload):
+    text: str
+    now: str
+    tools: list[str]
+    examples: list[Any]
+    policy: str
+    layout: str | None = None
+
+
+# ---- scheduler <-> planner -----------------------------------------------------------------
+@message("plan")
+class Plan(Payload):
+    text: str
+    now: str
+    tools: list[str]
+    examples: list[Any]
+    context: str | None = None  # what a first round did, when the joiner replans
+    layout: str | None = None  # the planner's prompt layout for this request (voice: "grammar")
+
+
+@message("decide")
+class Decide(Payload):
+    text: str
+    observations: str
+
+
+@message("decision")
+class Decision(Payload):
+    action: str
+
+
+@message("plan_call")
+class PlanCall(Payload):
+    idx: int
+    tool: str
+    args: list[Any]
+
+
+@message("plan_end")
+class PlanEnd(Payload):
+    """The plan is over (the scheduler stops reading at join(), so mostly for errors)."""
+    error: str | None = None
+
+
+# ---- scheduler <-> executor ----------------------------------------------------------------
+@message("execute")
+class Execute(Payload):
+    idx: int
+    tool: str
+    args: list[Any]
+    deliver: bool
+
+
+@message("outcome")
+class CallOutcome(Payload):
+    idx: int
+    ok: bool
+    value: str
+    replayed: bool
+
+
+# ---- bus news: the topic of each is its type's name ----------------------------------------
+@message("ready")
+class Ready(Payload):
+    instance: str
+    pid: int
+
+
+@message("heartbeat")
+class Heartbeat(Payload):
+    instance: str
+    pid: int
+    ready: bool
+    stats: dict[str, Any]
+
+
+@message("trace")
+class Trace(Payload):
+    spans: list[Any]
+
+
+@message("inventory")
+class MacInventory(Payload):
+    """executor -> planner (grounding): the names the Mac has, at start, after a change, on a timer."""
+    calendars: list[str]
+    reminder_lists: list[str]
+    note_folders: list[str]
+    notes: list[str]
+    contacts: list[str]
+    timezone: str
+
+
+@message("audio")
+class Audio(Payload):
+    seq: int
+    pcm: bytes
+    rate: int
+
+
+@message("transcript")
+class Transcript(Payload):
+    text: str
+    final: bool
+    stable: str
+
+
+def _spec(cls: type[Payload]) -> dict[str, tuple[type, bool]]:
+    """Each field's type and whether it may be absent (None), from the dataclass."""
+    hints = get_type_hints(cls)
+    out: dict[str, tuple[type, bool]] = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        hint = hints[f.name]
+        args = [a for a in get_args(hint) if a is not type(None)]
+        optional = type(None) in get_args(hint)
+        base = get_origin(args[0] if optional else hint) or (args[0] if optional else hint)
+        out[f.name] = (base, optional)
+    return out
+
+
+# type name -> {field: (type, optional)}: what decode checks, derived from the dataclasses
+PAYLOADS: dict[str, dict[str, tuple[type, bool]]] = {t: _spec(c) for t, c in MESSAGE_TYPES.items()}
+
+
 def _check_body(kind: str, body: Any) -> None:
     if not isinstance(body, dict):
         raise WireError(f"{kind}: body must be a map")
     spec = PAYLOADS[kind]
-    for name, t in spec.items():
-        optional = isinstance(t, tuple)
-        typ = t[0] if optional else t
+    for name, (typ, optional) in spec.items():
         if name not in body or (optional and body[name] is None):
             if optional:
                 continue

@@ -24,18 +24,18 @@ def heartbeat(**over: object) -> Message:
 
 
 def test_news_is_read_as_the_type_its_topic_carries() -> None:
-    topic, msg = read_news([b"hb", encode(heartbeat())])
-    assert topic == b"hb" and msg.body["instance"] == "i1"
+    topic, msg = read_news([b"heartbeat", encode(heartbeat())])
+    assert topic == b"heartbeat" and msg.body["instance"] == "i1"
     ready = encode(Message("ready", {"instance": "i2", "pid": 2}, sender="planner"))
-    with pytest.raises(WireError, match="a 'ready' message under topic 'hb'"):
-        read_news([b"hb", ready])
+    with pytest.raises(WireError, match="a 'ready' message under topic 'heartbeat'"):
+        read_news([b"heartbeat", ready])
 
 
 @pytest.mark.parametrize("frames,reason", [
-    ([b"hb"], "1 frames"),
-    ([b"hb", b"x", b"y"], "3 frames"),
+    ([b"heartbeat"], "1 frames"),
+    ([b"heartbeat", b"x", b"y"], "3 frames"),
     ([b"hbx", encode(heartbeat())], "unknown topic"),
-    ([b"hb", b"\xc1"], "not msgpack"),
+    ([b"heartbeat", b"\xc1"], "not msgpack"),
 ])
 def test_bad_news_says_why(frames: list[bytes], reason: str) -> None:
     with pytest.raises(WireError, match=reason):

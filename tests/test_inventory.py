@@ -73,7 +73,7 @@ def inventory_news(**over: object) -> Message:
 
 def test_the_planner_grounds_in_the_names_the_executor_sent(tmp_path: Path) -> None:
     service, settings = planner_with_grounding(tmp_path)
-    service._on_news(b"inventory", inventory_news())
+    service._on_news(inventory_news())
     assert isinstance(settings.inventory, Inventory)
     g = ground("put practice on my soccer calendar and add beans to my espresso note for sid", NOW, settings.inventory)
     assert g.calendars == ("Soccer",)
@@ -84,8 +84,8 @@ def test_the_planner_grounds_in_the_names_the_executor_sent(tmp_path: Path) -> N
 @pytest.mark.parametrize("bad", [{"notes": [3]}, {"contacts": [""]}, {"calendars": [None]}])
 def test_names_that_are_not_text_are_bad_news_and_change_nothing(tmp_path: Path, bad: dict[str, object]) -> None:
     service, settings = planner_with_grounding(tmp_path)
-    service._on_news(b"inventory", inventory_news())
+    service._on_news(inventory_news())
     before = settings.inventory
     with pytest.raises(ValueError, match="must be names"):
-        service._on_news(b"inventory", inventory_news(**bad))  # _listen counts it as bad news
+        service._on_news(inventory_news(**bad))  # _listen counts it as bad news
     assert settings.inventory is before

@@ -11,6 +11,7 @@ import zmq.asyncio
 
 from shared.config import Config
 from shared.runtime.bus import Request, Service
+from shared import wire
 from shared.wire import Message, decode, encode
 from tests.harness import StageHarness
 
@@ -26,15 +27,16 @@ class SlowCounter(Service):
         self.runs: list[str] = []
 
     async def handle(self, request: Request) -> None:
-        self.runs.append(request.body["text"])
-        if request.body["text"] == "fail":
+        self.runs.append(wire.Retrieve.from_event(request.msg).text)
+        if self.runs[-1] == "fail":
             raise RuntimeError("asked to fail")
         await asyncio.sleep(0.3)
-        await request.reply("retrieved", {"tools": [request.body["text"]], "examples": []}, keep=True)
+        text = wire.Retrieve.from_event(request.msg).text
+        await request.reply(wire.Retrieved([text], []), keep=True)
 
 
 def ask(rid: str, text: str) -> Message:
-    return Message("retrieve", {"text": text}, rid, sender="test")
+    return wire.Retrieve(text).event(rid, sender="test")
 
 
 def test_a_request_asked_again_while_it_runs_is_joined_and_done_once(tmp_path: Path) -> None:

@@ -12,10 +12,9 @@ import asyncio
 from pathlib import Path
 
 from services.executor.ledger import Backend, Executor, Ledger
-from shared import paths
+from shared import paths, wire
 from shared.config import Config
 from shared.runtime.bus import Request, Service, run_service, spawn
-from shared.wire import Message
 
 # Calls after which the Mac's names may have changed (a new note, perhaps a new folder).
 CHANGES_INVENTORY = frozenset({"create_note"})
@@ -45,24 +44,24 @@ class ExecutorService(Service):
     def __init__(self, config: Config) -> None:
         super().__init__(config)
         self.executor: Executor | None = None
-        self.inventory: dict[str, list[str] | str] | None = None
+        self.inventory: wire.MacInventory | None = None
         self.refresh_s = float(config.executor.get("inventory_refresh_s", 300))
         self.stats.update({"inventories": 0})
 
     def load(self) -> None:
         s = self.config.executor
         self.executor = Executor(make_backend(s), Ledger(str(s.get("ledger") or ":memory:")))
-        self.inventory = self.executor.backend.inventory()
+        self.inventory = wire.MacInventory(**self.executor.backend.inventory())
 
     # ---- the Mac's names, for the planner's grounding -------------------------------------
     async def _publish_inventory(self) -> None:
         if self.inventory is not None:
-            await self.publish(b"inventory", Message("inventory", dict(self.inventory), sender=self.name))
+            await self.publish(self.inventory.event(sender=self.name))
             self.stats["inventories"] += 1
 
     async def _reread_inventory(self) -> None:
         assert self.executor is not None
-        self.inventory = await asyncio.to_thread(self.executor.backend.inventory)
+        self.inventory = wire.MacInventory(**await asyncio.to_thread(self.executor.backend.inventory))
         await self._publish_inventory()
 
     async def started(self) -> None:
@@ -76,17 +75,16 @@ class ExecutorService(Service):
             spawn(self._publish_inventory())
 
     async def handle(self, request: Request) -> None:
-        if request.msg.type != "execute":
+        if not wire.Execute.is_type(request.msg.type):
             await request.error(f"executor does not take {request.msg.type!r} messages")
             return
         assert self.executor is not None
-        b = request.body
+        call = wire.Execute.from_event(request.msg)
         # Once per (request, call) by the ledger, which outlives a restart of this stage.
-        outcome = await asyncio.to_thread(self.executor.execute, request.request_id, b["idx"], b["tool"],
-                                          tuple(b["args"]), deliver=b["deliver"])
-        await request.reply("outcome", {"idx": b["idx"], "ok": outcome.ok, "value": outcome.value,
-                                        "replayed": outcome.replayed})
-        if outcome.ok and not outcome.replayed and b["tool"] in CHANGES_INVENTORY:
+        outcome = await asyncio.to_thread(self.executor.execute, request.request_id, call.idx, call.tool,
+                                          tuple(call.args), deliver=call.deliver)
+        await request.reply(wire.CallOutcome(call.idx, outcome.ok, outcome.value, outcome.replayed))
+        if outcome.ok and not outcome.replayed and call.tool in CHANGES_INVENTORY:
             spawn(self._reread_inventory())
 
 

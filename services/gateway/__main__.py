@@ -11,6 +11,7 @@ import asyncio
 import time
 from typing import Any
 
+from shared import wire
 from shared.config import Config
 from shared.runtime.bus import Request, Service, StageError, run_service
 from shared.wire import Message
@@ -29,57 +30,57 @@ class GatewayService(Service):
         self.scheduler = self.requester("scheduler", terminal={"result"})
         self.stages: dict[str, dict[str, Any]] = {}
 
-    def on_bus(self, topic: bytes, msg: Message) -> None:
-        if topic == b"hb":
+    def on_bus(self, msg: Message) -> None:
+        if wire.Heartbeat.is_type(msg.type):
             self.stages[msg.sender] = {**msg.body, "seen": time.time()}
 
     async def handle(self, request: Request) -> None:
         msg = request.msg
-        if msg.type == "status":
+        if wire.Status.is_type(msg.type):
             self.stages[self.name] = {"instance": self.instance, "pid": 0, "ready": True, "stats": self.stats,
                                       "seen": time.time()}
             stages = {name: {**info, "heartbeat_age_s": round(time.time() - info["seen"], 2)}
                       for name, info in self.stages.items()}
-            await request.reply("status_reply", {"stages": stages})
-        elif msg.type == "cancel":
-            await self.publish(b"cancel", Message("cancel", {}, msg.request_id, sender=self.name))
-            await request.reply("accepted", {})
-        elif msg.type == "ask":
+            await request.reply(wire.StatusReply(stages))
+        elif wire.Cancel.is_type(msg.type):
+            await self.publish(wire.Cancel().event(msg.request_id, sender=self.name))
+            await request.reply(wire.Accepted())
+        elif wire.Ask.is_type(msg.type):
             await self._ask(request)
-        elif msg.type == "confirmed":  # the user's answer, for the scheduler that asked
-            await self.publish(b"confirm", Message("confirmed", msg.body, msg.request_id, msg.trace_id, self.name))
+        elif wire.Confirmed.is_type(msg.type):  # the user's answer, for the scheduler that asked
+            await self.publish(wire.Confirmed.from_event(msg).event(msg.request_id, msg.trace_id, self.name))
         else:
             await request.error(f"the gateway does not take {msg.type!r} messages")
 
     async def _ask(self, request: Request) -> None:
-        await request.reply("accepted", {}, keep=True)
+        await request.reply(wire.Accepted(), keep=True)
         try:
-            body = await asyncio.wait_for(self._work(request), self.timeout_s)
+            result = await asyncio.wait_for(self._work(request), self.timeout_s)
         except StageError as e:
             await request.error(f"{e.stage} failed: {e.message}", stage=e.stage)
         except TimeoutError:
             await request.error(f"no result within {self.timeout_s:g} s; stages: {self._health()}")
         else:
-            await request.reply("result", body, keep=True)
+            await request.reply(result, keep=True)
 
     def _health(self) -> str:
         now = time.time()
         return ", ".join(f"{n} {'ready' if s['ready'] else 'loading'} ({now - s['seen']:.0f}s ago)"
                          for n, s in sorted(self.stages.items()) if n != self.name) or "none heard from"
 
-    async def _work(self, request: Request) -> dict[str, Any]:
-        msg, b = request.msg, request.body
-        got = await self.retrieval.call(msg.reply("retrieve", {"text": b["text"]}, self.name), timeout_s=30)
-        run = msg.reply("run", {"text": b["text"], "now": b.get("now") or self.config.request_now(),
-                                "tools": got.body["tools"], "examples": got.body["examples"],
-                                "policy": b.get("policy") or self.config.scheduler.get("policy", "draft"),
-                                "layout": b.get("layout")},
-                        self.name)
+    async def _work(self, request: Request) -> wire.Result:
+        msg, ask = request.msg, wire.Ask.from_event(request.msg)
+        got = wire.Retrieved.from_event(
+            await self.retrieval.call(msg.reply(wire.Retrieve(ask.text), self.name), timeout_s=30))
+        run = msg.reply(wire.Run(ask.text, ask.now or self.config.request_now(), got.tools, got.examples,
+                                 ask.policy or "", ask.layout), self.name)  # "": the scheduler's own policy
         async for reply in self.scheduler.stream(run, timeout_s=self.timeout_s):
-            if reply.type in ("progress", "confirm"):
-                await request.reply(reply.type, reply.body)
-            elif reply.type == "result":
-                return reply.body
+            if wire.Progress.is_type(reply.type):
+                await request.reply(wire.Progress.from_event(reply))
+            elif wire.Confirm.is_type(reply.type):
+                await request.reply(wire.Confirm.from_event(reply))
+            elif wire.Result.is_type(reply.type):
+                return wire.Result.from_event(reply)
         raise StageError("scheduler", "ended without a result")
 
 

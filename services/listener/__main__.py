@@ -16,8 +16,9 @@ from collections.abc import AsyncIterator
 
 from services.listener.audio import FRAME_BYTES, Frame, microphone_frames
 from services.listener.listener import Event, Listener, ListenerSettings
+from shared import wire
 from shared.config import Config
-from shared.runtime.bus import Service, StageError, run_service, spawn
+from shared.runtime.bus import Service, StageError, run_service, spawn, topic
 from shared.wire import Message, new_id
 
 log = logging.getLogger("pippin.listener")
@@ -52,13 +53,14 @@ class ListenerService(Service):
         self.voice = Voice(self.settings)
 
     def extra_topics(self) -> tuple[bytes, ...]:
-        return (b"audio",) if self.source == "bus" else ()
+        return (topic(wire.Audio),) if self.source == "bus" else ()
 
-    def on_bus(self, topic: bytes, msg: Message) -> None:
-        if topic != b"audio" or msg.type != "audio":
+    def on_bus(self, msg: Message) -> None:
+        if not wire.Audio.is_type(msg.type):
             return
-        seq, pcm = msg.body["seq"], msg.body["pcm"]
-        if msg.body["rate"] != 16000 or len(pcm) != FRAME_BYTES or seq < self.next_seq:
+        audio = wire.Audio.from_event(msg)
+        seq, pcm = audio.seq, audio.pcm
+        if audio.rate != 16000 or len(pcm) != FRAME_BYTES or seq < self.next_seq:
             self.stats["frames_dropped"] += 1
             return
         while self.next_seq < seq:  # lost frames: silence keeps the audio clock right
@@ -87,8 +89,7 @@ class ListenerService(Service):
         if e.kind == "wake":
             self.stats["wakes"] += 1
         if e.kind in ("speech", "partial", "pause", "final"):  # "speech": nothing heard yet
-            body = {"text": e.text, "final": e.kind == "final", "stable": e.stable}
-            await self.publish(b"transcript", Message("transcript", body, sender=self.name))
+            await self.publish(wire.Transcript(e.text, e.kind == "final", e.stable).event(sender=self.name))
         if e.kind == "final" and e.text.strip():
             self.stats["turns"] += 1
             spawn(self.ask(e.text))
@@ -97,9 +98,9 @@ class ListenerService(Service):
         rid = new_id()
         self.asking += 1
         try:
-            ask = Message("ask", {"text": text, "layout": self.plan_layout}, rid, new_id(), self.name)
+            ask = wire.Ask(text, layout=self.plan_layout).event(rid, new_id(), self.name)
             result = await self.gateway.call(ask, timeout_s=300)
-            await self.publish(b"answer", result.reply("result", result.body, self.name))
+            await self.publish(result.reply(wire.Result.from_event(result), self.name))
         except StageError as e:
             log.warning("request %r failed: %s", text, e)
             self.stats["last_error"] = str(e)[:300]

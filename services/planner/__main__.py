@@ -17,9 +17,10 @@ import json
 import logging
 
 from services.planner.base import Planner, PlanRequest, PlanStream, calls_in_background
+from shared import wire
 from shared.cases import Example
 from shared.config import Config
-from shared.runtime.bus import Request, Service, run_service
+from shared.runtime.bus import Request, Service, run_service, topic
 from shared.wire import Message
 
 log = logging.getLogger("pippin.planner")
@@ -75,21 +76,27 @@ class PlannerService(Service):
         settings = getattr(self.planner, "settings", None)
         if settings is None or not hasattr(settings, "inventory"):
             return  # a planner without grounding (the reference planner)
-        settings.inventory = Inventory.from_message(msg.body)
-        self.stats["inventory"] = {k: len(v) for k, v in msg.body.items() if isinstance(v, list)}
+        news = wire.MacInventory.from_event(msg)
+        settings.inventory = Inventory.from_message(news)
+        self.stats["inventory"] = {"calendars": len(news.calendars), "reminder_lists": len(news.reminder_lists),
+                                   "note_folders": len(news.note_folders), "notes": len(news.notes),
+                                   "contacts": len(news.contacts)}
 
     def extra_topics(self) -> tuple[bytes, ...]:
-        return (b"inventory", b"transcript") if self.warms else (b"inventory",)
+        return (topic(wire.MacInventory), topic(wire.Transcript)) if self.warms else (topic(wire.MacInventory),)
 
-    def on_bus(self, topic: bytes, msg: Message) -> None:
-        if topic == b"inventory":
+    def on_bus(self, msg: Message) -> None:
+        if wire.MacInventory.is_type(msg.type):
             self._take_inventory(msg)
             return
         prefill = getattr(self.planner, "prefill", None)
-        if (topic != b"transcript" or msg.type != "transcript" or msg.body["final"] or prefill is None
-                or self._one_at_a_time.locked() or (self._warming is not None and not self._warming.done())):
+        if not wire.Transcript.is_type(msg.type):
             return
-        request = PlanRequest(msg.body["stable"], self.config.request_now(), layout=self.voice_layout)
+        heard = wire.Transcript.from_event(msg)
+        if (heard.final or prefill is None or self._one_at_a_time.locked()
+                or (self._warming is not None and not self._warming.done())):
+            return
+        request = PlanRequest(heard.stable, self.config.request_now(), layout=self.voice_layout)
         self._warming = asyncio.get_running_loop().create_task(asyncio.to_thread(prefill, request))
         self._warming.add_done_callback(self._warmed)
 
@@ -103,11 +110,11 @@ class PlannerService(Service):
             self.stats["warm_tokens"] += task.result()
 
     async def handle(self, request: Request) -> None:
-        if request.msg.type not in ("plan", "decide"):
+        if not (wire.Plan.is_type(request.msg.type) or wire.Decide.is_type(request.msg.type)):
             await request.error(f"planner does not take {request.msg.type!r} messages")
             return
         async with self._one_at_a_time:
-            if request.msg.type == "plan":
+            if wire.Plan.is_type(request.msg.type):
                 await self._plan(request)
             else:
                 await self._decide(request)
@@ -115,24 +122,24 @@ class PlannerService(Service):
     async def _decide(self, request: Request) -> None:
         """The joiner's Finish/Replan step. A planner without a model always finishes."""
         decide = getattr(self.planner, "decide", None)
-        b = request.body
-        action = await asyncio.to_thread(decide, b["text"], b["observations"]) if decide else "finish"
-        await request.reply("decision", {"action": action})
+        asked = wire.Decide.from_event(request.msg)
+        action = await asyncio.to_thread(decide, asked.text, asked.observations) if decide else "finish"
+        await request.reply(wire.Decision(action))
 
     async def _plan(self, request: Request) -> None:
         assert self.planner is not None
         planner = self.planner
-        b = request.body
-        examples = tuple(Example.from_json(e) for e in b["examples"])
-        request = PlanRequest(b["text"], b["now"], tuple(b["tools"]), examples, b.get("context") or "",
-                              b.get("layout") or "")
+        asked = wire.Plan.from_event(request.msg)
+        examples = tuple(Example.from_json(e) for e in asked.examples)
+        plan_request = PlanRequest(asked.text, asked.now, tuple(asked.tools), examples, asked.context or "",
+                                   asked.layout or "")
         record = PlanStream()
         try:
-            async for call in calls_in_background(planner, request, record):
-                await request.reply("plan_call", {"idx": call.idx, "tool": call.tool, "args": list(call.args)})
+            async for call in calls_in_background(planner, plan_request, record):
+                await request.reply(wire.PlanCall(call.idx, call.tool, list(call.args)))
         except RuntimeError:
             pass  # the error is in record.error, reported in plan_end
-        await request.reply("plan_end", {"error": record.error})
+        await request.reply(wire.PlanEnd(record.error))
 
 
 if __name__ == "__main__":

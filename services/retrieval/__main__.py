@@ -8,9 +8,9 @@ the examples. With [retrieval] enabled = false it answers "all tools, default ex
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from services.retrieval.retriever import Retriever
+from shared import wire
 from shared.config import Config
 from shared.runtime.bus import Request, Service, run_service
 
@@ -30,16 +30,15 @@ class RetrievalService(Service):
             self.retriever.retrieve("warm up")  # the first encode is slow; pay it before ready
 
     async def handle(self, request: Request) -> None:
-        msg = request.msg
-        if msg.type != "retrieve":
-            await request.error(f"retrieval does not take {msg.type!r} messages")
+        if not wire.Retrieve.is_type(request.msg.type):
+            await request.error(f"retrieval does not take {request.msg.type!r} messages")
             return
-        body: dict[str, list[Any]] = {"tools": [], "examples": []}
-        if self.retriever is not None:
-            got = await asyncio.to_thread(self.retriever.retrieve, msg.body["text"])
-            body = {"tools": [] if got.fallback else list(got.tools),
-                    "examples": [e.to_json() for e in got.examples]}
-        await request.reply("retrieved", body)
+        if self.retriever is None:  # retrieval off: every tool, the default examples
+            await request.reply(wire.Retrieved([], []))
+            return
+        got = await asyncio.to_thread(self.retriever.retrieve, wire.Retrieve.from_event(request.msg).text)
+        await request.reply(wire.Retrieved([] if got.fallback else list(got.tools),
+                                           [e.to_json() for e in got.examples]))
 
 
 if __name__ == "__main__":

@@ -22,11 +22,11 @@ from typing import Any
 from services.scheduler.engine import CallEvent, Policy, Scheduler, SchedulerSettings
 from services.scheduler.replan import Action, origin_id, round_id, run_rounds
 from services.scheduler.result import result_json
-from shared import catalog
+from shared import catalog, wire
 from shared.config import Config
 from shared.outcome import Outcome
 from shared.plan import Call, render_plan
-from shared.runtime.bus import Request, Service, run_service, spawn
+from shared.runtime.bus import Request, Service, run_service, spawn, topic
 from shared.wire import Message
 
 KEEP_RESULTS = 256
@@ -49,10 +49,10 @@ class SchedulerService(Service):
         self.cancelled: OrderedDict[str, None] = OrderedDict()  # so a cancelled request is not replanned
 
     async def _execute(self, rid: str, idx: int, tool: str, args: tuple[Any, ...], deliver: bool) -> Outcome:
-        msg = Message("execute", {"idx": idx, "tool": tool, "args": list(args), "deliver": deliver}, rid,
-                      sender=self.name)
-        reply = await self.executor.call(msg, timeout_s=self.settings.call_timeout_s, key=f"{rid}/{idx}")
-        return Outcome(reply.body["ok"], reply.body["value"], reply.body["replayed"])
+        msg = wire.Execute(idx, tool, list(args), deliver).event(rid, sender=self.name)
+        got = wire.CallOutcome.from_event(
+            await self.executor.call(msg, timeout_s=self.settings.call_timeout_s, key=f"{rid}/{idx}"))
+        return Outcome(got.ok, got.value, got.replayed)
 
     async def _confirm(self, rid: str, call: Call, args: tuple[Any, ...]) -> bool | str:
         request = self.running.get(origin_id(rid))
@@ -60,9 +60,8 @@ class SchedulerService(Service):
             return "nobody was there to confirm it"
         key = f"{rid}/{call.idx}"
         answer_ = self.waiting[key] = asyncio.get_running_loop().create_future()
-        body = {"key": key, "idx": call.idx, "tool": call.tool, "args": list(args),
-                "question": catalog.confirmation_question(call.tool, args)}
-        await request.reply("confirm", body)
+        await request.reply(wire.Confirm(key, call.idx, call.tool, list(args),
+                                         catalog.confirmation_question(call.tool, args)))
         try:
             return await asyncio.wait_for(answer_, self.settings.confirm_timeout_s)
         except TimeoutError:
@@ -71,19 +70,19 @@ class SchedulerService(Service):
             self.waiting.pop(key, None)
 
     def extra_topics(self) -> tuple[bytes, ...]:
-        return (b"confirm",)
+        return (topic(wire.Confirmed),)
 
-    def on_bus(self, topic: bytes, msg: Message) -> None:
-        if topic == b"confirm" and msg.type == "confirmed":
-            waiter = self.waiting.get(msg.body["key"])
+    def on_bus(self, msg: Message) -> None:
+        if wire.Confirmed.is_type(msg.type):
+            confirmed = wire.Confirmed.from_event(msg)
+            waiter = self.waiting.get(confirmed.key)
             if waiter is not None and not waiter.done():
-                waiter.set_result(msg.body["yes"])
+                waiter.set_result(confirmed.yes)
 
     def _on_event(self, event: CallEvent) -> None:
         request = self.running.get(origin_id(event.request_id))
         if request is not None:
-            body = {"kind": event.kind, "idx": event.idx, "tool": event.tool, "detail": event.detail[:2000]}
-            spawn(request.reply("progress", body))
+            spawn(request.reply(wire.Progress(event.kind, event.idx, event.tool, event.detail[:2000])))
 
     def on_cancel(self, request_id: str) -> None:
         self.cancelled[request_id] = None
@@ -93,40 +92,39 @@ class SchedulerService(Service):
             self.engine.cancel(round_id(request_id, n))
 
     async def handle(self, request: Request) -> None:
-        if request.msg.type != "run":
+        if not wire.Run.is_type(request.msg.type):
             await request.error(f"scheduler does not take {request.msg.type!r} messages")
             return
         self.running[request.request_id] = request
         try:
-            body = await self._run(request.msg)
+            result = await self._run(request.msg)
         finally:
             self.running.pop(request.request_id, None)
-        await request.reply("result", body, keep=True)
+        await request.reply(wire.Result(**result), keep=True)
 
     async def _run(self, msg: Message) -> dict[str, Any]:
-        b = msg.body
+        run = wire.Run.from_event(msg)
         sinks: list[dict[str, Any]] = []
 
         def plan_calls(rid: str, context: str | None = None) -> AsyncIterator[Call]:
-            body = {"text": b["text"], "now": b["now"], "tools": b["tools"], "examples": b["examples"],
-                    "context": context, "layout": b.get("layout")}
+            plan = wire.Plan(run.text, run.now, run.tools, run.examples, context, run.layout)
             sinks.append({"text": "", "first": None, "done": None})
-            return self._calls(Message("plan", body, rid, msg.trace_id, self.name), sinks[-1])
+            return self._calls(plan.event(rid, msg.trace_id, self.name), sinks[-1])
 
         async def decide(query: str, observations: str) -> Action:
             if msg.request_id in self.cancelled:
                 return "finish"
-            ask = Message("decide", {"text": query, "observations": observations}, f"{msg.request_id}~decide",
-                          msg.trace_id, self.name)
-            reply = await self.planner.call(ask, timeout_s=self.settings.stream_timeout_s)
-            return "replan" if reply.body["action"] == "replan" else "finish"
+            ask = wire.Decide(query, observations).event(f"{msg.request_id}~decide", msg.trace_id, self.name)
+            decision = wire.Decision.from_event(await self.planner.call(ask, timeout_s=self.settings.stream_timeout_s))
+            return "replan" if decision.action == "replan" else "finish"
 
         llm = self.settings.joiner == "llm"
         # One engine for every request, so a cancel always finds the request it names.
-        rounds = await run_rounds(self.engine, msg.request_id, b["text"], plan_calls(msg.request_id),
-                                  policy=Policy(b["policy"]), decide=decide if llm else None,
-                                  replan=plan_calls if llm else None, max_replans=MAX_REPLANS)
-        return result_json(msg.request_id, b["text"], [s["text"] for s in sinks], rounds,
+        rounds = await run_rounds(self.engine, msg.request_id, run.text, plan_calls(msg.request_id),
+                                  policy=Policy(run.policy) if run.policy else self.settings.policy,
+                                  decide=decide if llm else None, replan=plan_calls if llm else None,
+                                  max_replans=MAX_REPLANS)
+        return result_json(msg.request_id, run.text, [s["text"] for s in sinks], rounds,
                            t_plan_done=sinks[0]["done"], t_first_call=sinks[0]["first"])
 
     async def _calls(self, plan: Message, sink: dict[str, Any]) -> AsyncIterator[Call]:
@@ -134,8 +132,9 @@ class SchedulerService(Service):
         from call 1: calls already seen are skipped, a different one is an error."""
         seen: dict[int, Call] = {}
         async for reply in self.planner.stream(plan, timeout_s=self.settings.stream_timeout_s):
-            if reply.type == "plan_call":
-                call = Call(reply.body["idx"], reply.body["tool"], tuple(reply.body["args"]))
+            if wire.PlanCall.is_type(reply.type):
+                got = wire.PlanCall.from_event(reply)
+                call = Call(got.idx, got.tool, tuple(got.args))
                 if call.idx in seen:
                     if seen[call.idx] != call:
                         raise RuntimeError(f"the planner sent a different call {call.idx} after restarting")
@@ -147,8 +146,8 @@ class SchedulerService(Service):
                 sink["first"] = sink["first"] or now
                 sink["done"] = now
                 yield call
-            elif reply.type == "plan_end" and reply.body.get("error"):
-                raise RuntimeError(f"the planner failed: {reply.body['error']}")
+            elif wire.PlanEnd.is_type(reply.type) and (error := wire.PlanEnd.from_event(reply).error):
+                raise RuntimeError(f"the planner failed: {error}")
 
 
 if __name__ == "__main__":

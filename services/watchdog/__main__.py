@@ -13,7 +13,8 @@ import xmlrpc.client
 from supervisor.xmlrpc import SupervisorTransport
 
 from shared import config as config_mod
-from shared.runtime.bus import BadInput, Bus, news, spawn
+from shared import wire
+from shared.runtime.bus import BadInput, Bus, news, spawn, topic
 
 WATCHED = (*config_mod.REQUEST_STAGES, config_mod.LISTENER)
 log = logging.getLogger("pippin.watchdog")
@@ -29,7 +30,7 @@ async def watch() -> None:
     timeout = float(config.watchdog.get("heartbeat_timeout_s", 20))
     grace = float(config.watchdog.get("startup_grace_s", 120))
     bus = Bus(config, "watchdog")
-    sub = bus.subscriber(b"hb")
+    sub = bus.subscriber(topic(wire.Heartbeat))
     last: dict[str, float] = {}
     broken: dict[str, str] = {}
     rpc = supervisor(str(config.run_dir))
@@ -37,7 +38,7 @@ async def watch() -> None:
     async def listen() -> None:
         async for _, msg in news(sub, BadInput("watchdog bus news")):
             last[msg.sender] = time.time()
-            why = msg.body["stats"].get("broken")
+            why = wire.Heartbeat.from_event(msg).stats.get("broken")
             if isinstance(why, str) and why:
                 broken[msg.sender] = why
             else:  # the latest heartbeat decides: a restarted stage's first one clears it

@@ -27,18 +27,25 @@ import zmq.asyncio
 import zmq.auth
 from zmq.auth.asyncio import AsyncioAuthenticator
 
+from shared import wire
 from shared.config import Config
 from shared.runtime.tracing import Tracer
 from shared.wire import Message, WireError, decode, encode, new_id
 
 log = logging.getLogger("pippin.bus")
 HEARTBEAT_S = 1.0
-# Bus topics and the one message type each carries; news of another type under a topic is
-# dropped as bad (a subscriber reads a heartbeat's fields only from a heartbeat).
-TOPIC_TYPES: dict[bytes, str] = {b"ready": "ready", b"hb": "heartbeat", b"cancel": "cancel", b"confirm": "confirmed",
-                                 b"trace": "trace", b"audio": "audio", b"transcript": "transcript",
-                                 b"answer": "result", b"inventory": "inventory"}
+# The message types that travel as bus news; each under a topic that is its type's name, and
+# news of another type under a topic is dropped as bad (a heartbeat's fields are read only
+# from a heartbeat).
+NEWS_TYPES = (wire.Ready, wire.Heartbeat, wire.Cancel, wire.Confirmed, wire.Trace, wire.Audio, wire.Transcript,
+              wire.Result, wire.MacInventory)
+TOPIC_TYPES: dict[bytes, str] = {t.TYPE.encode(): t.TYPE for t in NEWS_TYPES}
 TOPICS = tuple(TOPIC_TYPES)
+
+
+def topic(news_type: type[wire.Payload]) -> bytes:
+    """The bus topic a type of news travels under: its name."""
+    return news_type.TYPE.encode()
 BAD_LOG_EVERY_S = 10.0
 # Requests a stage works on at once; more are refused with a clear "busy" error (counted as
 # `shed` in status), so a flood of requests cannot grow a stage's memory without bound.
@@ -285,7 +292,8 @@ class Requester:
                 except TimeoutError:
                     raise StageError(self.target, f"no answer within {timeout_s:g} s") from None
                 if reply.type == "error":
-                    raise StageError(reply.body.get("stage") or self.target, reply.body.get("message", "error"))
+                    error = wire.Error.from_event(reply)
+                    raise StageError(error.stage or self.target, error.message)
                 yield reply
                 if reply.type in self.terminal:
                     return
@@ -308,7 +316,7 @@ class Request:
         self.msg = msg
         self._service = service
         self._askers: list[tuple[bytes, Message]] = [(ident, msg)]
-        self.kept: list[tuple[str, dict[str, Any]]] = []  # replies a later asker gets too
+        self.kept: list[wire.Payload] = []  # replies a later asker gets too
         self.failed = False
 
     @property
@@ -319,13 +327,13 @@ class Request:
     def request_id(self) -> str:
         return self.msg.request_id
 
-    async def reply(self, type: str, body: dict[str, Any], *, keep: bool = False) -> None:
+    async def reply(self, payload: wire.Payload, *, keep: bool = False) -> None:
         """To every asker. `keep`: part of the request's answer, so also sent to anyone who
         joins later and remembered for anyone who asks again after it has ended."""
         if keep:
-            self.kept.append((type, body))
+            self.kept.append(payload)
         for ident, asked in list(self._askers):
-            await self._service.send(ident, asked.reply(type, body, self._service.name))
+            await self._service.send(ident, asked.reply(payload, self._service.name))
 
     async def error(self, message: str, stage: str | None = None) -> None:
         """The request failed: every asker is told; asking again runs it again."""
@@ -333,12 +341,12 @@ class Request:
         s = self._service
         s.stats["errors"] += 1
         s.stats["last_error"] = message[:300]
-        await self.reply("error", {"message": message, "stage": stage or s.name})
+        await self.reply(wire.Error(message, stage or s.name))
 
     async def _join(self, ident: bytes, msg: Message) -> None:
         self._askers.append((ident, msg))
-        for type_, body in list(self.kept):
-            await self._service.send(ident, msg.reply(type_, body, self._service.name))
+        for payload in list(self.kept):
+            await self._service.send(ident, msg.reply(payload, self._service.name))
 
 
 class Service:
@@ -369,7 +377,7 @@ class Service:
         self.router: zmq.asyncio.Socket | None = None
         self.pub: zmq.asyncio.Socket | None = None
         self._running: dict[str, Request] = {}
-        self._answered: OrderedDict[str, list[tuple[str, dict[str, Any]]]] = OrderedDict()
+        self._answered: OrderedDict[str, list[wire.Payload]] = OrderedDict()
 
     # ---- for subclasses ------------------------------------------------------------------
     def load(self) -> None:
@@ -381,8 +389,8 @@ class Service:
     def on_cancel(self, request_id: str) -> None:
         """A request was cancelled by the user."""
 
-    def on_bus(self, topic: bytes, msg: Message) -> None:
-        """Any other bus news (heartbeats, traces) this stage subscribed to."""
+    def on_bus(self, msg: Message) -> None:
+        """Any other bus news (heartbeats, traces) this stage subscribed to; its topic is its type."""
 
     def on_ready(self, stage: str) -> None:
         """A stage (re)started and is ready: a chance to tell it what it missed."""
@@ -404,18 +412,18 @@ class Service:
     async def error(self, ident: bytes, request_id: str, message: str) -> None:
         self.stats["errors"] += 1
         self.stats["last_error"] = message[:300]
-        await self.send(ident, Message("error", {"message": message, "stage": self.name}, request_id,
-                                       sender=self.name))
+        await self.send(ident, wire.Error(message, self.name).event(request_id, sender=self.name))
 
-    async def publish(self, topic: bytes, msg: Message) -> None:
+    async def publish(self, msg: Message) -> None:
+        """News on the bus, under the topic that is its type's name."""
         assert self.pub is not None
-        await self.pub.send_multipart([topic, encode(msg)])
+        await self.pub.send_multipart([msg.type.encode(), encode(msg)])
 
     # ---- the loop ------------------------------------------------------------------------
     async def main(self) -> None:
         self.router = self.bus.router()
         self.pub = self.bus.publisher()
-        sub = self.bus.subscriber(b"ready", b"hb", b"cancel", *self.extra_topics())
+        sub = self.bus.subscriber(topic(wire.Ready), topic(wire.Heartbeat), topic(wire.Cancel), *self.extra_topics())
         for r in self.requesters:
             r.start()
         tasks = [asyncio.create_task(self._heartbeats()), asyncio.create_task(self._listen(sub))]
@@ -452,40 +460,42 @@ class Service:
     async def _announce(self) -> None:
         # PUB drops messages until the subscription has propagated: say it a few times.
         for _ in range(3):
-            await self.publish(b"ready", Message("ready", {"instance": self.instance, "pid": os.getpid()},
-                                                 sender=self.name))
+            await self.publish(wire.Ready(self.instance, os.getpid()).event(sender=self.name))
             await asyncio.sleep(0.2)
 
     async def _heartbeats(self) -> None:
         while True:
-            body = {"instance": self.instance, "pid": os.getpid(), "ready": self.ready, "stats": self.stats}
+            beat = wire.Heartbeat(self.instance, os.getpid(), self.ready, self.stats)
             try:
-                await self.publish(b"hb", Message("heartbeat", body, sender=self.name))
+                await self.publish(beat.event(sender=self.name))
             except zmq.ZMQError as e:
                 log.warning("%s: heartbeat failed: %s", self.name, e)
             self.tracer.flush()
             await asyncio.sleep(HEARTBEAT_S)
 
     async def _listen(self, sub: zmq.asyncio.Socket) -> None:
-        async for topic, msg in news(sub, self.bad_news):
+        async for _, msg in news(sub, self.bad_news):
             try:
-                self._on_news(topic, msg)
+                self._on_news(msg)
             except Exception as e:  # a well-formed message this stage cannot use ends nothing
                 self.bad_news(f"{msg.type} from {msg.sender!r} could not be used: {type(e).__name__}: {e}")
 
-    def _on_news(self, topic: bytes, msg: Message) -> None:
-        if topic == b"ready" or (topic == b"hb" and msg.body["ready"]):
+    def _on_news(self, msg: Message) -> None:
+        peer: wire.Ready | wire.Heartbeat | None = (
+            wire.Ready.from_event(msg) if wire.Ready.is_type(msg.type)
+            else wire.Heartbeat.from_event(msg) if wire.Heartbeat.is_type(msg.type) else None)
+        if peer is not None and getattr(peer, "ready", True):
             # Heartbeats carry the instance too, so a restart is noticed even by a
             # stage that missed the first announcement.
             for r in self.requesters:
                 if r.target == msg.sender:
-                    r.peer_ready(msg.body["instance"])
-        if topic == b"ready":
+                    r.peer_ready(peer.instance)
+        if wire.Ready.is_type(msg.type):
             self.on_ready(msg.sender)
-        if topic == b"cancel":
+        elif wire.Cancel.is_type(msg.type):
             self.on_cancel(msg.request_id)
-        elif topic != b"ready":
-            self.on_bus(topic, msg)
+        else:
+            self.on_bus(msg)
 
     async def _serve(self) -> None:
         assert self.router is not None
@@ -507,9 +517,9 @@ class Service:
                                f"{msg.type} from {msg.sender}")
             if self.stats["in_flight"] >= IN_FLIGHT_MAX:
                 self.stats["shed"] += 1
-                await self.send(ident, Message("error", {"message": f"{self.name} is busy ({IN_FLIGHT_MAX} requests "
-                                                                    "in flight); try again shortly",
-                                                         "stage": self.name}, msg.request_id, sender=self.name))
+                busy = wire.Error(f"{self.name} is busy ({IN_FLIGHT_MAX} requests in flight); try again shortly",
+                                  self.name)
+                await self.send(ident, msg.reply(busy, self.name))
                 continue
             self.stats["in_flight"] += 1
             spawn(self._guarded(ident, msg))
@@ -522,8 +532,8 @@ class Service:
                     msg = Message(msg.type, msg.body, new_id(), msg.trace_id or new_id(), msg.sender)
                 answered = self._answered.get(msg.request_id)
                 if answered is not None:
-                    for type_, body in answered:
-                        await self.send(ident, msg.reply(type_, body, self.name))
+                    for payload in answered:
+                        await self.send(ident, msg.reply(payload, self.name))
                     return
                 running = self._running.get(msg.request_id)
                 if running is not None:

@@ -22,6 +22,7 @@ from typing import Any
 from services.planner.grounding.times import Moment, Times, find_times
 from shared import matching
 from shared.validate import DATETIME_FORMAT
+from shared.wire import MacInventory
 
 DEFAULT_MINUTES = 60  # a meeting lasts an hour unless said (the conventions)
 
@@ -38,15 +39,15 @@ class Inventory:
     timezone: str | None = None
 
     @classmethod
-    def from_message(cls, body: Mapping[str, Any]) -> Inventory:
+    def from_message(cls, news: MacInventory) -> Inventory:
         """The executor's `inventory` news: the names the Mac it drives has now. ValueError
         for names that are not text (the news is then counted as bad and dropped)."""
-        for kind in ("calendars", "reminder_lists", "note_folders", "notes", "contacts"):
-            if not all(isinstance(n, str) and n.strip() for n in body[kind]):
+        kinds = {"calendars": news.calendars, "reminder_lists": news.reminder_lists,
+                 "note_folders": news.note_folders, "notes": news.notes, "contacts": news.contacts}
+        for kind, names in kinds.items():
+            if not all(isinstance(n, str) and n.strip() for n in names):
                 raise ValueError(f"inventory: {kind} must be names (non-empty text)")
-        return cls(calendars=tuple(body["calendars"]), reminder_lists=tuple(body["reminder_lists"]),
-                   note_folders=tuple(body["note_folders"]), notes=tuple(body["notes"]),
-                   contacts=tuple(body["contacts"]), timezone=body["timezone"] or None)
+        return cls(**{k: tuple(v) for k, v in kinds.items()}, timezone=news.timezone or None)
 
     @classmethod
     def from_world(cls, world: Mapping[str, Any]) -> Inventory:
