@@ -117,11 +117,14 @@ def up(config: Config, timeout_s: float = 600, *, listen: bool = False) -> dict[
                         str(paths.REPO_ROOT / "supervisord.conf")], env=supervisor_env(config), check=True)
     if listen:
         supervisorctl(config, "start", "listener")
+        if config.speaker.get("enabled", True):
+            supervisorctl(config, "start", "speaker")
 
     async def wait() -> dict[str, Any]:
         client = PipelineClient(config)
         try:
-            return await client.wait_ready(timeout_s, (*STAGES, "listener") if listen else STAGES)
+            voice = ("listener", "speaker") if config.speaker.get("enabled", True) else ("listener",)
+            return await client.wait_ready(timeout_s, (*STAGES, *voice) if listen else STAGES)
         finally:
             client.close()
 

@@ -1,27 +1,45 @@
-"""Real speech for tests and benchmarks: espeak-ng speaks, sox makes it 16 kHz mono 16-bit.
+"""Real speech for tests and benchmarks: espeak-ng or Piper's neural voice (voice="piper",
+en_US-joe-medium, much nearer a person) speaks; sox makes it 16 kHz mono 16-bit.
 
-(espeak-ng and sox come from Debian's packages: `make setup` / CI install them.)"""
+(espeak-ng and sox come from Debian's packages: `make setup` / CI install them; Piper and its
+voice from PyPI.)"""
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from services.listener.audio import RATE
+
+if TYPE_CHECKING:
+    from services.speaker.voice import PiperSynth
 
 
 def available() -> bool:
     return bool(shutil.which("espeak-ng") and shutil.which("sox"))
 
 
+@functools.cache
+def _piper() -> PiperSynth:
+    from services.speaker.voice import PiperSynth
+
+    return PiperSynth()
+
+
 def say(text: str, voice: str = "en-gb", words_per_minute: int = 140) -> bytes:
-    """16 kHz mono int16 PCM of `text` spoken by espeak-ng."""
+    """16 kHz mono int16 PCM of `text` spoken by espeak-ng (`voice` one of its voices) or by
+    Piper (`voice="piper"`)."""
     with tempfile.TemporaryDirectory() as tmp:
         raw, out = Path(tmp) / "raw.wav", Path(tmp) / "out.raw"
-        subprocess.run(["espeak-ng", "-v", voice, "-s", str(words_per_minute), "-w", str(raw), text],
-                       check=True, capture_output=True)
+        if voice == "piper":
+            raw.write_bytes(_piper().wav(text))
+        else:
+            subprocess.run(["espeak-ng", "-v", voice, "-s", str(words_per_minute), "-w", str(raw), text],
+                           check=True, capture_output=True)
         subprocess.run(["sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", "-e", "signed-integer",
                         "-t", "raw", str(out)], check=True, capture_output=True)
         return out.read_bytes()

@@ -17,9 +17,10 @@ from shared import paths
 # the processes supervisord runs (the bus forwarder and the watchdog besides the stages).
 REQUEST_STAGES = ("gateway", "retrieval", "planner", "scheduler", "executor")
 LISTENER = "listener"
-PROCESSES = ("bus", *REQUEST_STAGES, LISTENER, "watchdog")
+SPEAKER = "speaker"  # speaks the answers; with the listener, the voice stages
+PROCESSES = ("bus", *REQUEST_STAGES, LISTENER, SPEAKER, "watchdog")
 # Every socket a stage binds, in port order (tcp: base_port + its index).
-ENDPOINTS = ("bus_in", "bus_out", *REQUEST_STAGES, LISTENER)
+ENDPOINTS = ("bus_in", "bus_out", *REQUEST_STAGES, LISTENER, SPEAKER)
 
 
 @dataclass
@@ -38,6 +39,7 @@ class Config:
     watchdog: dict[str, Any] = field(default_factory=dict)
     retrieval: dict[str, Any] = field(default_factory=dict)
     listener: dict[str, Any] = field(default_factory=dict)
+    speaker: dict[str, Any] = field(default_factory=dict)
     tracing: dict[str, Any] = field(default_factory=dict)
     commands: dict[str, str] = field(default_factory=dict)
     source: Path | None = None
@@ -113,6 +115,7 @@ def load(path: str | Path | None = None, run_dir: str | Path | None = None) -> C
         watchdog=section("watchdog"),
         retrieval=section("retrieval"),
         listener=section("listener"),
+        speaker=section("speaker"),
         tracing=section("tracing"),
         commands={k: v for k, v in section("commands").items() if v},
         source=path,

@@ -263,6 +263,20 @@ class MacInventory(Payload):
     timezone: str
 
 
+@message("wake")
+class Wake(Payload):
+    """listener -> speaker: the wake word was heard; stop talking (barge-in)."""
+    t_audio: float
+
+
+@message("speaking")
+class Speaking(Payload):
+    """speaker -> anyone: Pippin started or stopped saying `text` (interrupted: by the wake word)."""
+    active: bool
+    text: str
+    interrupted: bool
+
+
 @message("audio")
 class Audio(Payload):
     seq: int

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import zmq.asyncio
 
+from shared import wire
 from shared.config import Config
 from shared.runtime.bus import Request, Service
-from shared import wire
 from shared.wire import Message, decode, encode
 from tests.harness import StageHarness
 

@@ -88,6 +88,7 @@ class ListenerService(Service):
     async def on_event(self, e: Event) -> None:
         if e.kind == "wake":
             self.stats["wakes"] += 1
+            await self.publish(wire.Wake(e.t_audio).event(sender=self.name))  # the speaker stops: barge-in
         if e.kind in ("speech", "partial", "pause", "final"):  # "speech": nothing heard yet
             await self.publish(wire.Transcript(e.text, e.kind == "final", e.stable).event(sender=self.name))
         if e.kind == "final" and e.text.strip():

@@ -16,7 +16,7 @@ from shared import config as config_mod
 from shared import wire
 from shared.runtime.bus import BadInput, Bus, news, spawn, topic
 
-WATCHED = (*config_mod.REQUEST_STAGES, config_mod.LISTENER)
+WATCHED = (*config_mod.REQUEST_STAGES, config_mod.LISTENER, config_mod.SPEAKER)
 log = logging.getLogger("pippin.watchdog")
 
 

@@ -38,7 +38,7 @@ HEARTBEAT_S = 1.0
 # news of another type under a topic is dropped as bad (a heartbeat's fields are read only
 # from a heartbeat).
 NEWS_TYPES = (wire.Ready, wire.Heartbeat, wire.Cancel, wire.Confirmed, wire.Trace, wire.Audio, wire.Transcript,
-              wire.Result, wire.MacInventory)
+              wire.Result, wire.MacInventory, wire.Wake, wire.Speaking)
 TOPIC_TYPES: dict[bytes, str] = {t.TYPE.encode(): t.TYPE for t in NEWS_TYPES}
 TOPICS = tuple(TOPIC_TYPES)
 
