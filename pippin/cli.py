@@ -320,9 +320,19 @@ def cmd_listen(args: argparse.Namespace) -> int:
 
         retrieve = Retriever.load().tools_and_examples
     mac = SimulatedMac(args.mac_db or ":memory:", paths.default_world())
+    speaker = None
+    if not args.no_speak and config_mod.load().speaker.get("enabled", True):
+        from services.speaker.voice import Speaker
+
+        s = config_mod.load().speaker
+        try:
+            speaker = Speaker(str(s.get("engine", "auto")), str(s.get("sink", "auto")))
+        except RuntimeError as e:  # no audio player here: the answers are printed only
+            print(f"pippin listen: answers will not be spoken: {e}", file=sys.stderr)
     try:
         report = asyncio.run(listen(frames, voice, planner, Executor(mac, Ledger()), _now(args),  # type: ignore[arg-type]
-                                    early=not args.no_early, policy=Policy(args.policy), retrieve=retrieve))
+                                    early=not args.no_early, policy=Policy(args.policy), retrieve=retrieve,
+                                    speaker=speaker))
     except KeyboardInterrupt:
         return 0
     if args.json:
@@ -560,6 +570,8 @@ def build_parser() -> argparse.ArgumentParser:
     li.add_argument("--wav", help="a 16 kHz mono 16-bit WAV file instead of the microphone")
     li.add_argument("--stdin", action="store_true", help="raw 16 kHz mono int16 PCM on stdin")
     li.add_argument("--realtime", action="store_true", help="stream the file at speaking pace (for latency)")
+    li.add_argument("--no-speak", action="store_true", help="print the answers only (by default they are also "
+                    "spoken, unless [speaker] enabled = false)")
     li.add_argument("--no-early", action="store_true", help="plan only from the final transcript")
     li.add_argument("--no-retrieval", action="store_true", help="offer all 16 tools (by default retrieval narrows "
                     "the planner's grammar to the tools it finds, as in the pipeline)")

@@ -23,6 +23,7 @@ from services.listener.listener import Event, Listener, Voice
 from services.planner.base import Planner
 from services.scheduler.engine import CallEvent, Policy, Scheduler, SchedulerSettings, call_key
 from services.scheduler.result import single_result_json
+from services.speaker.voice import Speaker, spoken_text
 from shared.outcome import Outcome
 
 
@@ -59,9 +60,11 @@ class ListenReport:
 
 
 async def listen(frames: AsyncIterator[Frame], voice: Voice, planner: Planner, executor: Executor, now: str, *,
-                 early: bool = True, policy: Policy = Policy.DRAFT, retrieve: RetrieveFn | None = None) -> ListenReport:
+                 early: bool = True, policy: Policy = Policy.DRAFT, retrieve: RetrieveFn | None = None,
+                 speaker: Speaker | None = None) -> ListenReport:
     """Listen to `frames` and run each request heard. `retrieve`: narrow each plan's
-    grammar to the tools retrieval chooses (the static prompt stays, so warming pays)."""
+    grammar to the tools retrieval chooses (the static prompt stays, so warming pays).
+    `speaker`: say each answer; the wake word stops it (barge-in)."""
     report = ListenReport()
     t0 = time.perf_counter()
     if voice.wake is not None:
@@ -79,6 +82,7 @@ async def listen(frames: AsyncIterator[Frame], voice: Voice, planner: Planner, e
     early_planner = EarlyPlanner(planner, lookup, now, request_id, enabled=early, retrieve=retrieve)
     planners = [early_planner]
     pending: list[asyncio.Task[None]] = []
+    speaking: list[asyncio.Task[Any]] = []
 
     async def run_turn(final: Event) -> None:
         nonlocal early_planner, request_id
@@ -109,6 +113,10 @@ async def listen(frames: AsyncIterator[Frame], voice: Voice, planner: Planner, e
             used, speculated, warmed, final.t_audio,
             round(min(first) - speech_end_wall, 4) if first else None,
             round(final.t_wall - speech_end_wall, 4)))
+        if speaker is not None:
+            said = spoken_text(report.turns[-1].result["answer"])
+            if said:
+                speaking.append(asyncio.create_task(speaker.speak(said)))
 
     async def on_event(e: Event) -> None:
         if e.kind in ("wake", "speech"):
@@ -117,6 +125,9 @@ async def listen(frames: AsyncIterator[Frame], voice: Voice, planner: Planner, e
             early_planner.consider(e.stable, whole=e.kind == "pause")
         elif e.kind == "final" and e.text.strip():
             pending.append(asyncio.create_task(run_turn(e)))
+        if e.kind == "wake":  # barge-in: Pippin stops talking when called
+            for task in speaking:
+                task.cancel()
 
     listener = Listener(voice.settings, voice.transcriber, voice.wake, on_event,
                         busy=lambda: any(not t.done() for t in pending))
@@ -131,6 +142,7 @@ async def listen(frames: AsyncIterator[Frame], voice: Voice, planner: Planner, e
     report.events = await listener.run(counted())
     for task in pending:
         await task
+    await asyncio.gather(*speaking, return_exceptions=True)
     early_planner.final("")  # stops a speculation still running
     for p in planners:  # lookups run early for words the user then changed
         for read in p.reads.values():

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.speaker.__main__ import SpeakerService, spoken_text
-from services.speaker.voice import wav_seconds
+from services.speaker.__main__ import SpeakerService
+from services.speaker.voice import spoken_text, wav_seconds
 from shared import wire
 from tests.harness import StageHarness
 

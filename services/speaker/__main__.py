@@ -10,32 +10,20 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from services.speaker.voice import Speaker
+from services.speaker.voice import Speaker, spoken_text
 from shared import wire
 from shared.config import Config
 from shared.runtime.bus import Request, Service, run_service, spawn, topic
 from shared.wire import Message
 
 log = logging.getLogger("pippin.speaker")
-MAX_CHARS = 400  # an answer longer than this is cut at a sentence: the rest is on the screen
-
-
-def spoken_text(answer: str) -> str:
-    text = " ".join(answer.split())
-    if len(text) <= MAX_CHARS:
-        return text
-    cut = text[:MAX_CHARS]
-    return cut[: cut.rfind(". ") + 1] if ". " in cut else cut
-
-
 class SpeakerService(Service):
     name = "speaker"
 
     def __init__(self, config: Config) -> None:
         super().__init__(config)
         s = config.speaker
-        self.engine, self.sink = str(s.get("engine", "auto")), str(s.get("sink", "auto")).replace(
-            "{run}", str(config.run_dir))
+        self.engine, self.sink = str(s.get("engine", "auto")), str(s.get("sink", "auto"))
         self.speaker: Speaker | None = None
         self._speaking: asyncio.Task[None] | None = None
         self.stats.update({"spoken": 0, "interrupted": 0})

@@ -20,6 +20,15 @@ from pathlib import Path
 from typing import Any
 
 PIPER_VOICE = "en_US-joe-medium"
+MAX_CHARS = 400  # an answer longer than this is cut at a sentence: the rest is on the screen
+
+
+def spoken_text(answer: str) -> str:
+    text = " ".join(answer.split())
+    if len(text) <= MAX_CHARS:
+        return text
+    cut = text[:MAX_CHARS]
+    return cut[: cut.rfind(". ") + 1] if ". " in cut else cut
 
 
 def piper_model() -> Path:
