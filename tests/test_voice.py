@@ -329,3 +329,65 @@ def test_a_short_encoder_window_hears_the_same_and_longer_audio_takes_whispers_o
     assert "pay the rent" in voice.transcriber.decode(long).text.lower()
     with pytest.raises(ValueError, match="between 1 and 30"):
         Transcriber("base", window_s=45)
+
+
+@pytest.mark.parametrize("text,wake_word,heard", [
+    ("Hey Jarvis, text Sid that I'm late.", "hey_jarvis", "text Sid that I'm late."),
+    ("Jarvis. Text Sid", "hey_jarvis", "Text Sid"),
+    ("Okay Jarvis remind me", "hey_jarvis", "remind me"),
+    ("Jarvis", "hey_jarvis", ""),
+    ("Text Sid that Jarvis called", "hey_jarvis", "Text Sid that Jarvis called"),
+    ("Hey Mycroft, open maps", "hey_mycroft", "open maps"),
+    ("Hey Jarvis open maps", "none", "Hey Jarvis open maps"),
+])
+def test_the_wake_phrase_is_taken_off_the_front_of_a_transcript(text: str, wake_word: str, heard: str) -> None:
+    from services.listener.listener import strip_wake_phrase
+
+    assert strip_wake_phrase(text, wake_word) == heard
+
+
+NO_PAUSE = [  # said in one breath after the wake phrase, as people do; the first word matters most
+    ("hey jarvis text Sid that I'm running late", "text"),
+    ("hey jarvis mark the oat milk reminder as done", "mark"),
+    ("hey jarvis open my resume", "open"),
+    ("hey jarvis remind me at five to call the bank", "remind"),
+    ("hey jarvis what's my mom's cell number", "what"),
+]
+
+
+def finals_of(pcm: bytes, voice) -> list[str]:
+    from services.listener.listener import Listener
+
+    finals: list[str] = []
+
+    async def on_event(e) -> None:
+        if e.kind == "final":
+            finals.append(e.text)
+
+    voice.wake.reset()
+    listener = Listener(voice.settings, voice.transcriber, voice.wake, on_event)
+    asyncio.run(listener.run(frames_of(pcm, realtime=False)))
+    return finals
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("said,first", NO_PAUSE)
+def test_the_first_word_after_the_wake_phrase_is_kept_with_no_pause(voice, said: str, first: str) -> None:
+    pcm = speech.silence(0.5) + speech.say(said, "piper") + speech.silence(1.0)
+    finals = finals_of(pcm, voice)
+    assert len(finals) == 1, finals
+    assert finals[0].lower().lstrip(" ,.").startswith(first), finals
+
+
+@pytest.mark.slow
+def test_a_request_after_a_pause_is_heard_whole_and_without_the_wake_phrase(voice) -> None:
+    pcm = speech.utterance(0.5, "hey jarvis", 0.6, "show me the golden gate bridge on the map", 1.0, voice="piper")
+    finals = finals_of(pcm, voice)
+    assert len(finals) == 1 and finals[0].lower().startswith("show me the golden gate"), finals
+
+
+@pytest.mark.slow
+def test_audio_that_ends_right_after_the_request_still_ends_the_turn(voice) -> None:
+    pcm = speech.silence(0.5) + speech.say("hey jarvis open my resume", "piper")  # no silence after it
+    finals = finals_of(pcm, voice)
+    assert len(finals) == 1 and "resume" in finals[0].lower(), finals

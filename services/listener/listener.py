@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from services.listener.asr import Decode, Transcriber, stable_prefix
 from services.listener.audio import FRAME_MS, Frame
@@ -39,6 +41,11 @@ class ListenerSettings:
     asr_window_s: float = 10.0  # Whisper's encoder window for utterances shorter than it (30: Whisper's own)
     partial_every_s: float = 0.6
     max_deferred_s: float = 10.0  # the most audio kept unheard while a request is busy
+    # The request starts this long before the wake word fired: openWakeWord fires 0.0-0.25 s
+    # after the phrase ends (measured on Piper's and espeak-ng's voices), and people do not
+    # pause after it, so the first words were spoken while it listened. Whisper may then hear
+    # the phrase's tail, which is taken off the transcript (strip_wake_phrase).
+    wake_lookback_s: float = 0.4
     endpoint: EndpointSettings = field(default_factory=EndpointSettings)
 
 
@@ -53,6 +60,18 @@ class Event:
 
 
 EventFn = Callable[[Event], Awaitable[None]]
+RECENT_S = 2.0  # audio kept while idle, for the look-back at the wake word
+
+
+def strip_wake_phrase(text: str, wake_word: str) -> str:
+    """The transcript without the wake phrase it may begin with: "Hey Jarvis, text Sid" and
+    "Jarvis. Text Sid" are "text Sid"; the phrase alone is "" (nothing was asked)."""
+    words = [w for w in re.split(r"[_\s]+", Path(wake_word).stem.lower()) if w and not re.fullmatch(r"v\d[\d.]*", w)]
+    if not words or wake_word == "none":
+        return text
+    name = re.escape(words[-1])
+    lead = "|".join(re.escape(w) for w in words[:-1]) or "hey"
+    return re.sub(rf"^\W*(?:(?:{lead}|hi|hey|okay|ok|a)\W+)*{name}\b\W*", "", text, flags=re.I)
 
 
 class Listener:
@@ -71,6 +90,7 @@ class Listener:
         self._armed_at = 0.0
         self.state = "armed" if wake is None else "idle"
         self.deferred: collections.deque[Frame] = collections.deque()
+        self.recent: collections.deque[Frame] = collections.deque(maxlen=int(RECENT_S * 1000 / FRAME_MS))
         self.most_deferred_s = 0.0  # for reports: the longest the wake word waited
 
     async def _frames(self, frames: AsyncIterator[Frame]) -> AsyncIterator[Frame]:
@@ -94,6 +114,9 @@ class Listener:
             yield self.deferred.popleft()
 
     async def _emit(self, kind: str, t_audio: float, **kw: object) -> None:
+        for key in ("text", "stable"):
+            if isinstance(kw.get(key), str):
+                kw[key] = strip_wake_phrase(str(kw[key]), self.s.wake_word)
         event = Event(kind, round(t_audio, 3), time.perf_counter(), **kw)  # type: ignore[arg-type]
         self.events.append(event)
         await self.on_event(event)
@@ -101,13 +124,25 @@ class Listener:
     async def run(self, frames: AsyncIterator[Frame]) -> list[Event]:
         tasks: set[asyncio.Task[None]] = set()
         last_partial_t = 0.0
-        async for frame in self._frames(frames):
+        replay: collections.deque[Frame] = collections.deque()
+
+        async def incoming() -> AsyncIterator[Frame]:
+            async for f in self._frames(frames):
+                yield f
+                while replay:  # the look-back at a wake word, before the next frame
+                    yield replay.popleft()
+
+        async for frame in incoming():
             if self.state == "idle":
                 assert self.wake is not None
+                self.recent.append(frame)
                 if self.wake.feed(frame.pcm):
                     self.state, self._armed_at = "armed", frame.t
                     self.endpointer.reset()
                     await self._emit("wake", frame.t)
+                    # The request may have begun while the wake model listened: hear it again.
+                    replay.extend(f for f in self.recent if f.t > frame.t - self.s.wake_lookback_s)
+                    self.recent.clear()
                 continue
             mark = self.endpointer.feed(frame)
             if self.state == "armed":
