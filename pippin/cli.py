@@ -9,9 +9,15 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shared import config as config_mod
 from shared import paths
+
+if TYPE_CHECKING:  # the planners load models; the CLI imports them only when a command needs one
+    from pippin.evaluation import CaseResult
+    from services.planner.base import Planner
+    from shared.cases import Case
 
 Handler = Callable[[argparse.Namespace], int]
 _COMMANDS: dict[str, Handler] = {}
@@ -25,7 +31,7 @@ def command(name: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def _make_planner(name: str, args: argparse.Namespace, cases: Sequence[object] = ()) -> object:
+def _make_planner(name: str, args: argparse.Namespace, cases: Sequence[Case] = ()) -> Planner:
     if name == "reference":
         from services.planner.reference import ReferencePlanner
 
@@ -34,7 +40,7 @@ def _make_planner(name: str, args: argparse.Namespace, cases: Sequence[object] =
             from shared.cases import load_cases
 
             cases = load_cases(cases_path)
-        return ReferencePlanner.from_cases(cases)
+        return ReferencePlanner.from_cases(list(cases))
     if name == "llm":
         from services.planner.llm import LlmPlanner, PlannerSettings
 
@@ -52,10 +58,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         cases = cases[: args.limit]
     planner = _make_planner(args.planner, args, cases)
 
-    def progress(r: object) -> None:
+    def progress(r: CaseResult) -> None:
         if not args.json:
-            mark = "ok " if r.graph_ok and r.effect_ok else ("g  " if r.graph_ok else "x  ")  # type: ignore[attr-defined]
-            print(f"  {mark}{r.id}  {r.seconds:5.2f}s  {r.query[:70]}", file=sys.stderr)  # type: ignore[attr-defined]
+            mark = "ok " if r.graph_ok and r.effect_ok else ("g  " if r.graph_ok else "x  ")
+            print(f"  {mark}{r.id}  {r.seconds:5.2f}s  {r.query[:70]}", file=sys.stderr)
 
     retrieve = None
     if args.retrieval:
@@ -67,7 +73,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             got = retriever.retrieve(text)
             return (() if got.fallback else got.tools), got.examples, got.seconds
 
-    summary, results = evaluate(planner, cases, Path(args.world), progress, retrieve)  # type: ignore[arg-type]
+    summary, results = evaluate(planner, cases, Path(args.world), progress, retrieve)
     summary["retrieval"] = bool(args.retrieval)
     summary["tool_layout"] = getattr(getattr(planner, "settings", None), "tool_layout", None)
     if args.out:
@@ -185,7 +191,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     calls: list[dict[str, object]] = []
     chunks: list[str] = []
-    for chunk in planner.stream(request):  # type: ignore[attr-defined]
+    for chunk in planner.stream(request):
         chunks.append(chunk)
         for item in parser.feed(chunk):
             if isinstance(item, Call):
@@ -230,7 +236,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     async def ask_user(rid: str, call: Call, call_args: tuple[object, ...]) -> bool:
         return await ask_terminal(confirmation_question(call.tool, call_args))
 
-    run = asyncio.run(run_request(planner, Executor(mac, Ledger()), args.text, _now(args),  # type: ignore[arg-type]
+    run = asyncio.run(run_request(planner, Executor(mac, Ledger()), args.text, _now(args),
                                   settings=SchedulerSettings(policy=Policy(args.policy)), confirm=ask_user,
                                   llm_joiner=args.joiner == "llm"))
     return show_result(run.to_json(), as_json=args.json)
@@ -330,7 +336,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
         except RuntimeError as e:  # no audio player here: the answers are printed only
             print(f"pippin listen: answers will not be spoken: {e}", file=sys.stderr)
     try:
-        report = asyncio.run(listen(frames, voice, planner, Executor(mac, Ledger()), _now(args),  # type: ignore[arg-type]
+        report = asyncio.run(listen(frames, voice, planner, Executor(mac, Ledger()), _now(args),
                                     early=not args.no_early, policy=Policy(args.policy), retrieve=retrieve,
                                     speaker=speaker))
     except KeyboardInterrupt:
