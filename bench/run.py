@@ -36,7 +36,8 @@ def main() -> None:
     only = set(sys.argv[1:])
     benches = {"scheduler": scheduler_bench.run, "bus": bus_bench.run, "pipeline": pipeline_bench.run,
                "retrieval": retrieval_bench.run, "planner": planner_bench.run, "e2e": e2e_bench.run,
-               "voice": voice_bench.run, "voice_asr": voice_bench.asr_variants, "soak": soak_bench.run}
+               "voice": voice_bench.run, "voice_asr": voice_bench.asr_variants,
+               "voice_no_pause": voice_bench.no_pause, "soak": soak_bench.run}
     results: dict[str, object] = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M")}
     if only and (OUT / "results.json").exists():  # `python -m bench.run NAME...` refreshes just those
         results = {**json.loads((OUT / "results.json").read_text()), **results}
