@@ -436,6 +436,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                       rank=args.rank, alpha=args.alpha, max_len=args.max_len, retrieval=not args.no_retrieval,
                       device=args.device, prompt_style=args.prompt, layers_from=args.layers_from, bf16=args.bf16,
                       checkpoint_every=args.checkpoint_every, resume=args.resume,
+                      activation_checkpointing=not args.keep_activations,
                       snapshots=tuple(int(n) for n in args.snapshots.split(",") if n.strip()))
     print(json.dumps(train(s), indent=1))
     return 0
@@ -630,6 +631,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="bf16 autocast (auto: where the CPU has AMX or AVX512-BF16, or on a GPU)")
     tn.add_argument("--checkpoint-every", type=int, default=20, help="steps between checkpoints in OUT (0: none)")
     tn.add_argument("--resume", action="store_true", help="go on from OUT/checkpoint.pt (same data and settings)")
+    tn.add_argument("--keep-activations", action="store_true", help="keep the adapted layers' activations for the "
+                    "backward pass instead of recomputing them (13%% faster a step, ~1.5x the memory)")
     tn.add_argument("--snapshots", default="", help="export an adapter to OUT/curve/N after N samples seen, "
                     "for the learning curve (comma-separated, e.g. 1000,2000,4000)")
 
