@@ -41,11 +41,6 @@ class ListenerSettings:
     asr_window_s: float = 10.0  # Whisper's encoder window for utterances shorter than it (30: Whisper's own)
     partial_every_s: float = 0.6
     max_deferred_s: float = 10.0  # the most audio kept unheard while a request is busy
-    # The request starts this long before the wake word fired: openWakeWord fires 0.0-0.25 s
-    # after the phrase ends (measured on Piper's and espeak-ng's voices), and people do not
-    # pause after it, so the first words were spoken while it listened. Whisper may then hear
-    # the phrase's tail, which is taken off the transcript (strip_wake_phrase).
-    wake_lookback_s: float = 0.4
     endpoint: EndpointSettings = field(default_factory=EndpointSettings)
 
 
@@ -61,6 +56,9 @@ class Event:
 
 EventFn = Callable[[Event], Awaitable[None]]
 RECENT_S = 2.0  # audio kept while idle, for the look-back at the wake word
+WAKE_TAIL_S = 0.1  # voice up to this long after the wake word fired may still be the phrase itself
+WAKE_GAP_S = 0.3  # a silence this long before the wake phrase is where it began
+PREROLL_S = 0.1  # kept before that point, so its first sound is whole
 
 
 def strip_wake_phrase(text: str, wake_word: str) -> str:
@@ -140,8 +138,10 @@ class Listener:
                     self.state, self._armed_at = "armed", frame.t
                     self.endpointer.reset()
                     await self._emit("wake", frame.t)
-                    # The request may have begun while the wake model listened: hear it again.
-                    replay.extend(f for f in self.recent if f.t > frame.t - self.s.wake_lookback_s)
+                    # The request may have begun while the wake model listened: hear it again,
+                    # from where the wake phrase began (see _wake_onset).
+                    onset = self._wake_onset()
+                    replay.extend(f for f in self.recent if f.t > onset)
                     self.recent.clear()
                 continue
             mark = self.endpointer.feed(frame)
@@ -154,6 +154,17 @@ class Listener:
                     self._back_to_idle()
                 continue
             # speaking
+            if mark in ("pause", "end") and (self.endpointer.last_voiced_t or 0.0) <= self._armed_at + WAKE_TAIL_S:
+                # All that was heard is the wake phrase's own tail, from the look-back: the
+                # user paused after it. Wait for the request itself.
+                for t in list(tasks):
+                    t.cancel()
+                if self._pause_decode is not None:
+                    self._pause_decode[1].cancel()
+                self._pause_decode = None
+                self.endpointer.reset()
+                self.state = "armed"
+                continue
             if mark == "end":
                 for t in list(tasks):
                     t.cancel()
@@ -175,6 +186,29 @@ class Listener:
         if self.state == "speaking":  # the stream ended mid-utterance: that is the end of the turn
             await self._final()
         return self.events
+
+    def _wake_onset(self) -> float:
+        """Where the voice that held the wake phrase began, in audio time (a frame's start).
+
+        openWakeWord fires 0.0-0.25 s after the phrase ends (measured on Piper's and espeak-ng's
+        voices) and people do not pause after it, so the request's first words were said while
+        it listened. Hearing again only the last moments gives Whisper the phrase's tail
+        ("...vis"), which it turns into words ("of his", "the service"); from the phrase's start
+        it hears "Hey Jarvis, open my resume", and the phrase comes off the transcript
+        (strip_wake_phrase). The voice is followed back over gaps shorter than WAKE_GAP_S."""
+        from services.listener.audio import RATE
+
+        frames = list(self.recent)
+        onset = frames[-1].t if frames else 0.0
+        gap, heard = 0.0, False
+        for f in reversed(frames):
+            if self.endpointer.vad.is_speech(f.pcm, RATE):
+                onset, gap, heard = f.t - FRAME_MS / 1000, 0.0, True
+            elif heard:
+                gap += FRAME_MS / 1000
+                if gap >= WAKE_GAP_S:
+                    break
+        return onset - PREROLL_S
 
     def _back_to_idle(self) -> None:
         self.endpointer.reset()
