@@ -9,6 +9,7 @@ after a call that makes a note, and every `inventory_refresh_s`."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 from services.executor.ledger import Backend, Executor, Ledger
@@ -16,6 +17,7 @@ from shared import paths, wire
 from shared.config import Config
 from shared.runtime.bus import Request, Service, run_service, spawn
 
+log = logging.getLogger("pippin.executor")
 # Calls after which the Mac's names may have changed (a new note, perhaps a new folder).
 CHANGES_INVENTORY = frozenset({"create_note"})
 
@@ -51,7 +53,6 @@ class ExecutorService(Service):
     def load(self) -> None:
         s = self.config.executor
         self.executor = Executor(make_backend(s), Ledger(str(s.get("ledger") or ":memory:")))
-        self.inventory = wire.MacInventory(**self.executor.backend.inventory())
 
     # ---- the Mac's names, for the planner's grounding -------------------------------------
     async def _publish_inventory(self) -> None:
@@ -61,14 +62,20 @@ class ExecutorService(Service):
 
     async def _reread_inventory(self) -> None:
         assert self.executor is not None
-        self.inventory = wire.MacInventory(**await asyncio.to_thread(self.executor.backend.inventory))
+        try:
+            self.inventory = wire.MacInventory(**await asyncio.to_thread(self.executor.backend.inventory))
+        except Exception as e:  # the names stay as they were; planning goes on without new ones
+            log.warning("could not read the Mac's names: %s", e)
+            self.stats["last_error"] = f"inventory: {e}"[:300]
+            return
         await self._publish_inventory()
 
     async def started(self) -> None:
-        await self._publish_inventory()
+        # Read after the stage is ready, not while loading: on a real Mac the first read of each
+        # app may wait on its permission prompt, and the stage answers calls meanwhile.
         while True:
-            await asyncio.sleep(self.refresh_s)
             await self._reread_inventory()
+            await asyncio.sleep(self.refresh_s)
 
     def on_ready(self, stage: str) -> None:
         if stage == "planner":
