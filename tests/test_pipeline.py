@@ -549,7 +549,7 @@ def test_the_llm_joiner_through_the_pipeline(tmp_path: Path) -> None:
         # planner warms its prompt with them (stats: warm_tokens).
         run(_publish_transcripts(p.config, ["", "remind me to", "remind me to water the"]))
         assert _planner_stat(p.config, "warm_tokens") > 0
-        if "replan" in result:
+        if result["replan"] is not None:  # the schema always has the key: null when it did not replan
             assert result["replan"]["decisions"][0] == "replan" and "FAILED" in result["replan"]["first_results"]
         db = sqlite3.connect(p.run_dir / "simmac.sqlite")
         try:

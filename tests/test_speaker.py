@@ -90,7 +90,9 @@ def test_pippins_own_voice_is_heard_as_itself_and_never_as_a_request(tmp_path: P
     wav = PiperSynth().wav(LONG)
     voice = Voice(ListenerSettings())
     heard = voice.transcriber.decode(pcm16k(wav)).text.lower()
-    assert "quarterly planning" in heard and "sarah kim" in heard  # real speech: Whisper hears the answer's words
+    # Real speech: Whisper hears the answer's words (Piper's voice varies from run to run, and so do
+    # the names as Whisper hears them: "Sarah Kim" came back as "Sarah Keman").
+    assert "quarterly planning" in heard and "reminder" in heard and "friday" in heard
 
     class NoPlanner:  # never called: Pippin's voice asks nothing
         name = "none"
