@@ -188,7 +188,7 @@ NO_PAUSE: list[tuple[str, set[str]]] = [
     ("email Amir the TinyAgent paper", {"get_email_address", "open_and_get_file_path", "compose_new_email"}),
     ("text Nicholas I'll call him after lunch", {"get_phone_number", "send_sms"}),
     ("remind me in an hour to check the oven", {"create_reminder"}),
-    ("open the project plan", {"open_and_get_file_path"}),
+    ("pull up my project plan", {"open_and_get_file_path"}),
     ("get me directions from home to the office by car", {"maps_show_directions"}),
     ("add buy stamps to my standup notes", {"append_note_content"}),
     ("what's Dr Weiss's number", {"get_phone_number"}),

@@ -327,10 +327,10 @@ def cmd_listen(args: argparse.Namespace) -> int:
         retrieve = Retriever.load().tools_and_examples
     mac = SimulatedMac(args.mac_db or ":memory:", paths.default_world())
     speaker = None
-    if not args.no_speak and config_mod.load().speaker.get("enabled", True):
+    s = config_mod.load().speaker
+    if not args.no_speak and s.get("enabled", True):
         from services.speaker.voice import Speaker
 
-        s = config_mod.load().speaker
         try:
             speaker = Speaker(str(s.get("engine", "auto")), str(s.get("sink", "auto")))
         except RuntimeError as e:  # no audio player here: the answers are printed only

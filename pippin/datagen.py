@@ -77,7 +77,8 @@ DECLINES = ["what's the weather like {day}", "play some jazz", "call {p}", "what
             "translate good morning into french", "delete my reminders", "what meetings do I have {day}",
             "mark the reminder to {task} as done", "check off {task} on my list", "i already did the {task} reminder, "
             "complete it", "set a timer for {n} minutes", "start a {n} minute timer", "wake me up {day} at {t}",
-            "turn on do not disturb", "silence my phone until {t}", "read me my new emails", "what's in my inbox",
+            "put my phone on do not disturb until {t}", "silence my phone until {t}", "read me my new emails",
+            "what's in my inbox",
             "did {p} email me back", "any new texts from {p}", "facetime {p}", "ring {p}", "give {p} a call",
             "call {p} {day} at {t}", "cancel my {event} {day}", "move my {event} to {day}",
             "delete the {note} note", "remove {p} from my contacts", "what's {p}'s birthday",
