@@ -436,7 +436,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                       rank=args.rank, alpha=args.alpha, max_len=args.max_len, retrieval=not args.no_retrieval,
                       device=args.device, prompt_style=args.prompt, layers_from=args.layers_from, bf16=args.bf16,
                       checkpoint_every=args.checkpoint_every, resume=args.resume,
-                      activation_checkpointing=not args.keep_activations,
+                      activation_checkpointing=not args.keep_activations, init_adapter=args.init_adapter,
+                      samples_before=args.samples_before,
                       snapshots=tuple(int(n) for n in args.snapshots.split(",") if n.strip()))
     print(json.dumps(train(s), indent=1))
     return 0
@@ -633,6 +634,10 @@ def build_parser() -> argparse.ArgumentParser:
     tn.add_argument("--resume", action="store_true", help="go on from OUT/checkpoint.pt (same data and settings)")
     tn.add_argument("--keep-activations", action="store_true", help="keep the adapted layers' activations for the "
                     "backward pass instead of recomputing them (13%% faster a step, ~1.5x the memory)")
+    tn.add_argument("--init-adapter", default="", help="start from this adapter GGUF (one this command wrote, "
+                    "with the same --rank and --layers-from) instead of a fresh LoRA: go on with new data")
+    tn.add_argument("--samples-before", type=int, default=0, help="samples the --init-adapter had seen (the "
+                    "learning curve's snapshots count from there)")
     tn.add_argument("--snapshots", default="", help="export an adapter to OUT/curve/N after N samples seen, "
                     "for the learning curve (comma-separated, e.g. 1000,2000,4000)")
 
@@ -659,6 +664,8 @@ def _planner_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--template", help="prompt template: chatml or alpaca")
     p.add_argument("--decoder", choices=["greedy", "llama"],
                    help="greedy: ours, the grammar checked lazily (default); llama: llama-cpp-python's loop")
+    p.add_argument("--no-jump-forward", action="store_true", help="decode the tokens the grammar forces one step "
+                   "each, checked by llama.cpp's grammar sampler (the baseline of jump-forward)")
     p.add_argument("--lora", help="a llama.cpp LoRA adapter GGUF (default: the one shipped for the model, if any; "
                    "'' for none)")
     p.add_argument("--no-grounding", action="store_true", help="let the model write times, durations, calendars, "

@@ -49,6 +49,9 @@ PDFS = ["grant proposal", "research paper", "insurance policy", "design spec", "
         "lab results", "offer letter", "whitepaper draft", "user study"]
 NOTES = ["Packing list", "Book ideas", "Gift ideas", "Recipes to try", "Meeting notes", "Garden plans",
          "Reading list", "Podcast ideas", "Home repairs", "Trip to Lisbon"]
+# Notes named with one word, as people often do (the name is not a kind of list).
+NOTE_WORDS = ["Bakeries", "Sourdough", "Tokyo", "Garage", "Passwords hint", "Ramen", "Bikes", "Vinyl", "Wine",
+              "Plants", "Sketches", "Quotes", "Tea", "Hiking", "Brunch spots", "Taxes", "Piano", "Camera"]
 FOLDERS = ["Personal", "Work", "Travel", "Ideas"]
 PLACES = ["Golden Gate Park", "the Louvre", "Union Station", "the public library", "Lake Merritt",
           "the farmers market", "Central Park", "the airport", "Fenway Park", "the science museum",
@@ -62,7 +65,27 @@ MESSAGES = [("i'm running ten minutes late", "I'm running ten minutes late."),
             ("i'm outside", "I'm outside."), ("the package arrived", "The package arrived."),
             ("thanks for today", "Thanks for today!"), ("the keys are under the mat", "The keys are under the mat."),
             ("we need more coffee filters", "We need more coffee filters."),
-            ("the demo went great", "The demo went great."), ("call me when you land", "Call me when you land.")]
+            ("the demo went great", "The demo went great."), ("call me when you land", "Call me when you land."),
+            ("i'm on my way", "I'm on my way."), ("i'm stuck in traffic", "I'm stuck in traffic."),
+            ("i'll be a few minutes late", "I'll be a few minutes late."), ("running behind", "Running behind."),
+            ("i'm at the front door", "I'm at the front door."), ("good luck today", "Good luck today!"),
+            ("see you soon", "See you soon."), ("i left my charger at your place", "I left my charger at your place."),
+            ("can you pick up milk", "Can you pick up milk?"),
+            ("the game starts at seven", "The game starts at seven."),
+            ("i'll call you back", "I'll call you back."), ("congrats on the new job", "Congrats on the new job!"),
+            ("i'm home", "I'm home."), ("don't wait up", "Don't wait up."), ("lunch is on me", "Lunch is on me."),
+            ("the wifi password is on the fridge", "The wifi password is on the fridge."),
+            ("are we still on for tonight", "Are we still on for tonight?"), ("miss you", "Miss you!"),
+            ("i just landed", "I just landed."), ("the doors open at six", "The doors open at six.")]
+# A message is any sentence: a subject, a state, and now and then a reason (compositional,
+# so the model learns that what follows "text X that" is the message, whatever it says).
+MESSAGE_SUBJECTS = [("i'm", "I'm"), ("we're", "We're"), ("i am", "I am"), ("the kids are", "The kids are"),
+                    ("my train is", "My train is"), ("the bus is", "The bus is")]
+MESSAGE_STATES = ["running late", "almost there", "five minutes away", "stuck at work", "leaving now",
+                  "parking", "in the lobby", "going to be late", "at the station", "still in the meeting",
+                  "delayed", "on the way back"]
+MESSAGE_REASONS = ["", "", "", " because of traffic", " because the meeting ran over", ", sorry",
+                   ", start without me", ", save me a seat"]
 EVENTS = ["design review", "team lunch", "1:1", "budget sync", "dentist appointment", "yoga class", "book club",
           "sprint planning", "coffee chat", "parent-teacher meeting", "interview debrief", "roadmap review"]
 TASKS = ["pay rent", "water the plants", "renew my passport", "buy milk", "call the bank", "book flights",
@@ -311,8 +334,11 @@ class Generator:
 
     def note_name(self) -> str:
         rng = self.rng
-        if rng.random() < 0.4:
+        r = rng.random()
+        if r < 0.35:
             name = rng.choice(self.notes)
+        elif r < 0.5:
+            name = rng.choice([n for n in NOTE_WORDS if n.casefold() not in self.banned])
         else:
             while True:
                 name = f"{rng.choice(NOTE_TOPICS)} {rng.choice(NOTE_KINDS)}".capitalize()
@@ -335,8 +361,13 @@ class Generator:
     def message(self) -> tuple[str, str]:
         """(as said, as written): a fixed message, or one with a time or a day in it."""
         rng = self.rng
-        if rng.random() < 0.6:
+        r = rng.random()
+        if r < 0.45:
             return rng.choice(MESSAGES)
+        if r < 0.7:
+            (said_who, written_who), state = rng.choice(MESSAGE_SUBJECTS), rng.choice(MESSAGE_STATES)
+            reason = rng.choice(MESSAGE_REASONS)
+            return f"{said_who} {state}{reason}", f"{written_who} {state}{reason}."
         hour, minute = rng.randint(1, 11), rng.choice([0, 5, 15, 30, 40, 55])
         clock = f"{hour}" if minute == 0 else f"{hour}:{minute:02d}"
         day = rng.choice(WEEKDAYS)
@@ -401,6 +432,7 @@ class Generator:
             day = today + dt.timedelta(days=rng.randint(8, 40))
             same_month = day.month == self.now.month
             phrase = rng.choice([f"on {day:%B} {day.day}", f"on {day:%B} {ordinal(day.day)}", f"{day:%b} {day.day}",
+                                 f"on {day:%A} {day:%B} {day.day}",
                                  f"on the {ordinal(day.day)}" if same_month else f"on {day:%B} {day.day}"])
         # A part of the day alone, or with a clock time in it ("tomorrow morning at 8").
         if phrase in ("today", "tomorrow") and rng.random() < 0.25:
@@ -549,8 +581,10 @@ class Generator:
         w = self.when(need_time=True)
         assert w.moment is not None
         minutes = rng.choice([60] * 4 + [30, 45, 90, 120])
-        dur = {30: " for 30 minutes", 45: " for 45 minutes", 90: " for an hour and a half",
-               120: " for two hours", 60: rng.choice(["", "", " for an hour"])}[minutes]
+        dur = {30: rng.choice([" for 30 minutes", " for half an hour", " for 30 min"]),
+               45: rng.choice([" for 45 minutes", " for forty five minutes", " for 45 min"]),
+               90: rng.choice([" for an hour and a half", " for 90 minutes"]),
+               120: rng.choice([" for two hours", " for 2 hours"]), 60: rng.choice(["", "", " for an hour"])}[minutes]
         guests = self.people(2) if rng.random() < 0.35 else []
         cal = rng.choice(CALENDARS) if rng.random() < 0.25 else ""
         loc = self.place() if rng.random() < 0.2 else ""
@@ -565,7 +599,11 @@ class Generator:
                 finish = clock_phrase(rng, end.hour, end.minute)
                 minutes, dur = span, ""
                 w = When(f"{w.day} from {begin} to {finish}", w.moment, True, w.day)
-        text = rng.choice([f"schedule a {title} {w.phrase}{dur}", f"add {title} to my calendar {w.phrase}{dur}",
+        if cal and not guests and rng.random() < 0.3:
+            text, cal_said = f"add {rng.choice(['the ', 'a ', ''])}{title} to my {cal} calendar {w.phrase}{dur}", True
+        else:
+            text, cal_said = "", False
+        text = text or rng.choice([f"schedule a {title} {w.phrase}{dur}", f"add {title} to my calendar {w.phrase}{dur}",
                            f"set up a {title} {w.phrase}{dur}", f"block my calendar {w.phrase}{dur} for {title}",
                            f"put a {title} on the calendar {w.phrase}{dur}", f"book a {title} {w.phrase}{dur}"])
         if guests and rng.random() < 0.4:
@@ -574,7 +612,7 @@ class Generator:
             text += f" with {self.spoken_list(guests)}"
         if loc:
             text += f" at {loc}"
-        if cal:
+        if cal and not cal_said:
             text += f" on my {cal} calendar"
         steps = [Step("get_email_address", [g]) for g in guests]
         end = w.moment + dt.timedelta(minutes=minutes)
@@ -586,12 +624,15 @@ class Generator:
     def reminder(self) -> Intent:
         rng = self.rng
         task = self.task()
-        w = self.when(allow_none=True)
+        w = self.when(allow_none=True, relative=True)
         prio_word, prio = rng.choice([("", 0)] * 6 + [("urgent", 1), ("important", 1), ("low priority", 9),
                                                        ("medium priority", 5)])
         lst = rng.choice(LISTS) if rng.random() < 0.2 else ""
         lead = rng.choice(["remind me to", "set a reminder to", "don't let me forget to", "add a reminder to"])
         text = f"{lead} {task}" + (f" {w.phrase}" if w.phrase else "")
+        if w.phrase and lead in ("remind me to", "set a reminder to") and rng.random() < 0.35:
+            lead = lead.removesuffix(" to")  # the time first: "remind me tomorrow at 9 to call the bank"
+            text = f"{lead} {w.phrase} to {task}"
         if prio_word:
             text = text.replace(lead, f"{lead}", 1) + f", it's {prio_word}"
         if lst:
@@ -736,7 +777,9 @@ class Generator:
             called = f" called {name}" if name else ""
             text = rng.choice([f"email the {doc} to {p} and keep its summary in a new note{called}",
                                f"email {p} the {doc} and save a summary of it as a note{called}",
-                               f"mail {p} the {doc}, and write its gist into a new note{called}"])
+                               f"mail {p} the {doc}, and write its gist into a new note{called}",
+                               f"send the {doc} to {p} and put a summary of it in a new note{called}",
+                               f"send {p} the {doc} and make a new note{called} with a summary of it"])
             title = name or f"{doc[0].upper() + doc[1:]} summary"
             return Intent("summary", text, [
                 Step("get_email_address", [p]), Step("open_and_get_file_path", [doc]),

@@ -73,6 +73,10 @@ class TrainSettings:
     # 24 GB machine ran out of memory twice mid-run without it (the same loss either way).
     activation_checkpointing: bool = True
     snapshots: tuple[int, ...] = ()  # samples seen at which to export an adapter to <out>/curve/<n>/
+    # Start from a trained adapter (its GGUF, e.g. the shipped one) instead of a fresh LoRA: a
+    # run goes on with new data from where an earlier one ended, when only its adapter is left.
+    init_adapter: str = ""
+    samples_before: int = 0  # samples the init adapter had seen (the curve counts from there)
     # Another prompt than the planner's (short prompts keep the CPU smoke test quick).
     prompt: Callable[[dict[str, Any]], str] | None = None
 
@@ -203,7 +207,7 @@ def use_bf16(settings: TrainSettings, device: str) -> bool:
 # What a checkpoint must agree on with the run that resumes it (anything else may differ:
 # the log interval, the device, where the snapshots go).
 RESUME_KEYS = ("base", "seed", "epochs", "max_steps", "batch_size", "grad_accum", "lr", "rank", "alpha", "dropout",
-               "max_len", "prompt_style", "layers_from", "retrieval", "tools")
+               "max_len", "prompt_style", "layers_from", "retrieval", "tools", "init_adapter", "samples_before")
 
 
 def checkpoint_path(settings: TrainSettings) -> Path:
@@ -246,6 +250,10 @@ def train(settings: TrainSettings, log: Callable[[str], None] = print) -> dict[s
     model = get_peft_model(model, LoraConfig(r=settings.rank, lora_alpha=settings.alpha,
                                              lora_dropout=settings.dropout, target_modules=list(LORA_TARGETS),
                                              layers_to_transform=layers, task_type="CAUSAL_LM"))
+    if settings.init_adapter:
+        set_peft_model_state_dict(model, load_lora_gguf(model, Path(settings.init_adapter),
+                                                         models.resolve(settings.base)))
+        log(f"started from the adapter {settings.init_adapter} ({settings.samples_before} samples seen)")
     model.train()
     steps_per_epoch = max(1, math.ceil(len(data) / (settings.batch_size * settings.grad_accum)))
     total = settings.max_steps or max(1, int(settings.epochs * steps_per_epoch))
@@ -278,7 +286,8 @@ def train(settings: TrainSettings, log: Callable[[str], None] = print) -> dict[s
         torch.set_rng_state(state["torch_rng"])
         log(f"resumed at step {step}/{total} from {ckpt}")
     t_train = time.time()
-    pending = sorted(n for n in settings.snapshots if n > step * settings.batch_size * settings.grad_accum)
+    pending = sorted(n for n in settings.snapshots
+                     if n > settings.samples_before + step * settings.batch_size * settings.grad_accum)
     while step < total:
         for _ in range(settings.grad_accum):
             if not queue:
@@ -297,7 +306,7 @@ def train(settings: TrainSettings, log: Callable[[str], None] = print) -> dict[s
         scheduler.step()
         optimizer.zero_grad()
         step += 1
-        seen = step * settings.batch_size * settings.grad_accum
+        seen = settings.samples_before + step * settings.batch_size * settings.grad_accum
         if step % settings.log_every == 0 or step == total:
             recent = losses[-settings.log_every * settings.grad_accum:]
             log(f"step {step}/{total} loss {sum(recent) / len(recent):.4f} "
@@ -329,8 +338,9 @@ def train(settings: TrainSettings, log: Callable[[str], None] = print) -> dict[s
             ("base", settings.base), ("data", settings.data), ("out", settings.out), ("seed", settings.seed),
             ("epochs", settings.epochs), ("max-steps", settings.max_steps), ("batch-size", settings.batch_size),
             ("lr", settings.lr), ("rank", settings.rank), ("alpha", settings.alpha),
-            ("prompt", settings.prompt_style), ("layers-from", settings.layers_from), ("bf16", settings.bf16))
-            if v not in ("", None) and not (k in ("max-steps", "layers-from") and v == 0)),
+            ("prompt", settings.prompt_style), ("layers-from", settings.layers_from), ("bf16", settings.bf16),
+            ("init-adapter", settings.init_adapter), ("samples-before", settings.samples_before))
+            if v not in ("", None) and not (k in ("max-steps", "layers-from", "samples-before") and v == 0)),
         "settings": {k: v for k, v in asdict(settings).items() if k not in ("examples", "prompt")},
         "prompt_style": settings.prompt_style, "samples": len(data), "steps": total, "bf16_autocast": bf16,
         "data_sha256": data_sha256, "training_seconds": round(seconds_before + time.time() - t_train, 1),
@@ -338,6 +348,7 @@ def train(settings: TrainSettings, log: Callable[[str], None] = print) -> dict[s
         "loss_last": round(sum(losses[-10:]) / max(1, len(losses[-10:])), 4), "seconds": round(time.time() - t0, 1),
         "adapter": gguf_path.name, "adapter_sha256": models.sha256_of(gguf_path),
         "base_sha256": models.sha256_id(models.resolve(settings.base)),
+        "samples_seen": settings.samples_before + total * settings.batch_size * settings.grad_accum,
     }
     (out / "train.json").write_text(json.dumps(summary, indent=1) + "\n")
     return summary
@@ -348,12 +359,10 @@ def _llama_permute(w: Any, n_head: int) -> Any:
     return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
 
-def export_lora_gguf(model: Any, base_gguf: Path, out: Path, alpha: float) -> None:
-    """Write the LoRA as a llama.cpp adapter GGUF: for each adapted weight W (out x in),
-    "<gguf name>.lora_a" (rank x in) and ".lora_b" (out x rank), F16 (as llama.cpp's own
-    converter writes them: half the size of F32, the same plans)."""
+def _gguf_lora_names(model: Any, base_gguf: Path) -> tuple[str, dict[str, str], int, int]:
+    """The base's architecture, each LoRA A weight's llama.cpp tensor name (by its peft
+    state key), and the head counts (for llama's q/k row order)."""
     import gguf
-    import numpy as np
 
     reader = gguf.GGUFReader(str(base_gguf))
     arch = bytes(reader.fields["general.architecture"].parts[-1]).decode()
@@ -362,23 +371,66 @@ def export_lora_gguf(model: Any, base_gguf: Path, out: Path, alpha: float) -> No
     n_head_kv = int(reader.fields[f"{arch}.attention.head_count_kv"].parts[-1][0])
     arch_enum = next(k for k, v in gguf.MODEL_ARCH_NAMES.items() if v == arch)
     names = gguf.get_tensor_name_map(arch_enum, n_layers)
+    out: dict[str, str] = {}
+    for key in model.state_dict():
+        if ".lora_A." not in key:
+            continue
+        hf_name = key.split("base_model.model.", 1)[-1].replace(".lora_A.default", "")
+        gguf_name = names.get_name(hf_name, try_suffixes=(".weight",))
+        if gguf_name is None:
+            raise ValueError(f"no llama.cpp name for {hf_name}")
+        out[key] = gguf_name
+    return arch, out, n_head, n_head_kv
+
+
+def _llama_unpermute(w: Any, n_head: int) -> Any:
+    return w.reshape(n_head, w.shape[0] // n_head // 2, 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def load_lora_gguf(model: Any, adapter: Path, base_gguf: Path) -> dict[str, Any]:
+    """The peft state (lora_A and lora_B of every adapted weight) held in a llama.cpp adapter
+    GGUF written by export_lora_gguf, for a model with the same LoRA layout."""
+    import gguf
+    import numpy as np
+    import torch
+
+    reader = gguf.GGUFReader(str(adapter))
+    tensors = {t.name: np.array(t.data, dtype=np.float32) for t in reader.tensors}
+    arch, names, n_head, n_head_kv = _gguf_lora_names(model, base_gguf)
+    state: dict[str, Any] = {}
+    for key, gguf_name in names.items():
+        if f"{gguf_name}.lora_a" not in tensors:
+            raise ValueError(f"{adapter} has no {gguf_name}.lora_a: it was trained on other layers or weights")
+        a, b = tensors.pop(f"{gguf_name}.lora_a"), tensors.pop(f"{gguf_name}.lora_b")
+        if arch == "llama" and (".q_proj." in key or ".k_proj." in key):
+            b = _llama_unpermute(b, n_head if ".q_proj." in key else n_head_kv)
+        state[key.replace(".default", "")] = torch.from_numpy(a)
+        state[key.replace(".lora_A.default", ".lora_B")] = torch.from_numpy(b)
+    if tensors:
+        raise ValueError(f"{adapter} adapts weights this run does not ({sorted(tensors)[:3]}...): "
+                         "use its --layers-from and rank")
+    return state
+
+
+def export_lora_gguf(model: Any, base_gguf: Path, out: Path, alpha: float) -> None:
+    """Write the LoRA as a llama.cpp adapter GGUF: for each adapted weight W (out x in),
+    "<gguf name>.lora_a" (rank x in) and ".lora_b" (out x rank), F16 (as llama.cpp's own
+    converter writes them: half the size of F32, the same plans)."""
+    import gguf
+    import numpy as np
+
+    arch, names, n_head, n_head_kv = _gguf_lora_names(model, base_gguf)
     writer = gguf.GGUFWriter(str(out), arch)
     writer.add_string("general.type", "adapter")
     writer.add_string("adapter.type", "lora")
     writer.add_float32("adapter.lora.alpha", float(alpha))
     state = model.state_dict()
-    for key, a in state.items():
-        if ".lora_A." not in key:
-            continue
-        b = state[key.replace(".lora_A.", ".lora_B.")]
-        hf_name = key.split("base_model.model.", 1)[-1].replace(".lora_A.default", "")
-        gguf_name = names.get_name(hf_name, try_suffixes=(".weight",))
-        if gguf_name is None:
-            raise ValueError(f"no llama.cpp name for {hf_name}")
+    for key, gguf_name in names.items():
+        a, b = state[key], state[key.replace(".lora_A.", ".lora_B.")]
         a_np = a.detach().float().cpu().numpy()
         b_np = b.detach().float().cpu().numpy()
-        if arch == "llama" and hf_name.endswith(("q_proj.weight", "k_proj.weight")):
-            b_np = _llama_permute(b_np, n_head if "q_proj" in hf_name else n_head_kv)
+        if arch == "llama" and (".q_proj." in key or ".k_proj." in key):
+            b_np = _llama_permute(b_np, n_head if ".q_proj." in key else n_head_kv)
         writer.add_tensor(f"{gguf_name}.lora_a", np.ascontiguousarray(a_np, dtype=np.float16))
         writer.add_tensor(f"{gguf_name}.lora_b", np.ascontiguousarray(b_np, dtype=np.float16))
     writer.write_header_to_file()

@@ -191,3 +191,34 @@ def test_the_plan_loss_is_transformers_loss_with_logits_only_where_a_label_is() 
         ours = plan_loss(model, ids, mask, labels)
         theirs = model(input_ids=ids, attention_mask=mask, labels=labels).loss
     assert abs(float(ours) - float(theirs)) < 1e-4, (float(ours), float(theirs))
+
+
+def test_a_run_can_start_from_an_adapter_gguf_and_gets_its_weights_back(tmp_path) -> None:
+    """--init-adapter reads the llama.cpp adapter an earlier run exported (SmolLM2 is a llama
+    model, so q/k rows are unpermuted too): a run that starts from it and learns nothing
+    (lr 0) ends with the same weights, to the F16 the export writes."""
+    from safetensors.torch import load_file
+
+    from pippin.train import TrainSettings, train
+
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps({**SAMPLE, "query": SAMPLE["query"] + f" ({i})"}) + "\n" for i in range(4)))
+
+    def settings(out: str, **kw) -> TrainSettings:
+        return TrainSettings(base="smollm2-135m", data=str(data), out=str(tmp_path / out), max_steps=2, batch_size=2,
+                             rank=4, alpha=8, dropout=0.0, retrieval=False, prompt=short_prompt, device="cpu",
+                             bf16="off", checkpoint_every=0, **kw)
+
+    train(settings("first", lr=3e-3), log=lambda line: None)
+    lines: list[str] = []
+    summary = train(settings("second", lr=0.0, init_adapter=str(tmp_path / "first" / "adapter.gguf"),
+                             samples_before=4), log=lines.append)
+    assert any(line.startswith("started from the adapter") for line in lines), lines
+    assert summary["samples_seen"] == 8
+    first = load_file(tmp_path / "first" / "peft" / "adapter_model.safetensors")
+    second = load_file(tmp_path / "second" / "peft" / "adapter_model.safetensors")
+    assert first.keys() == second.keys() and first
+    for key in first:
+        scale = float(first[key].abs().max()) or 1.0
+        assert float((first[key] - second[key]).abs().max()) <= 2e-3 * scale, key
+        assert float(second[key].abs().max()) > 0, key
