@@ -2,7 +2,10 @@
 - prefix reuse on and off (llama.cpp's KV cache kept across requests);
 - our greedy decoder (the grammar checked lazily) against llama-cpp-python's own loop;
 - prompt-lookup drafts on and off;
-- the shipped adapter (its short prompt) against the base model (its full prompt, cached).
+- the shipped adapter (its short prompt) against the base model (its full prompt, cached);
+- jump-forward (the grammar's forced tokens in one batch, llguidance) against llama.cpp's
+  grammar sampler, one step a token (`jump_forward`: every dev and fresh request, the plans
+  compared text for text, where each plan's time goes).
 Every variant but `base` runs with the adapter shipped for the model, when there is one.
 Figures: prompt tokens evaluated, tokens generated, time to first token, to first call,
 to the full plan, tokens per second."""
@@ -58,7 +61,8 @@ def run(model: str = "qwen-0.5b") -> dict[str, Any]:
     out: dict[str, Any] = {"model": model, "requests": len(QUERIES)}
     plans: dict[str, list[str]] = {}
     variants = {"reuse_on": {}, "reuse_off": {"prefix_reuse": False}, "llama_decoder": {"decoder": "llama"},
-                "drafts_6": {"draft_tokens": 6}, "base": {"lora_path": ""}}
+                "no_jump_forward": {"jump_forward": False}, "drafts_6": {"draft_tokens": 6, "jump_forward": False},
+                "base": {"lora_path": ""}}
     for name, kw in variants.items():
         planner = LlmPlanner(PlannerSettings(model=model, **kw))  # type: ignore[arg-type]
         out[name], plans[name] = measure(planner, QUERIES if name != "reuse_off" else QUERIES[:3])
@@ -71,14 +75,87 @@ def run(model: str = "qwen-0.5b") -> dict[str, Any]:
     out["decoder_tokens_per_s_ratio"] = round(ours["tokens_per_s"] / llama["tokens_per_s"], 2)
     same = sum(a == b for a, b in zip(plans["reuse_on"], plans["llama_decoder"], strict=True))
     out["decoder_same_plans"] = f"{same}/{len(QUERIES)}"
+    stepwise = out["no_jump_forward"]
+    out["jump_forward_first_call_speedup"] = round(stepwise["first_call_s"] / ours["first_call_s"], 2)
+    out["jump_forward_plan_speedup"] = round(stepwise["plan_s"] / ours["plan_s"], 2)
+    same = sum(a == b for a, b in zip(plans["reuse_on"], plans["no_jump_forward"], strict=True))
+    out["jump_forward_same_plans"] = f"{same}/{len(QUERIES)}"
     drafts = out["drafts_6"]
-    out["drafts_first_call_speedup"] = round(ours["first_call_s"] / drafts["first_call_s"], 2)
-    out["drafts_plan_speedup"] = round(ours["plan_s"] / drafts["plan_s"], 2)
+    out["drafts_first_call_speedup"] = round(stepwise["first_call_s"] / drafts["first_call_s"], 2)
+    out["drafts_plan_speedup"] = round(stepwise["plan_s"] / drafts["plan_s"], 2)
     if plans["base"] != plans["reuse_on"]:
         base_model = out["base"]
         out["adapter_first_call_speedup"] = round(base_model["first_call_s"] / ours["first_call_s"], 2)
         out["adapter_plan_speedup"] = round(base_model["plan_s"] / ours["plan_s"], 2)
         out["adapter_tokens_per_s_ratio"] = round(ours["tokens_per_s"] / base_model["tokens_per_s"], 2)
+    return out
+
+
+def jump_forward(sets: tuple[str, ...] = ("dev", "fresh"), model: str = "qwen-0.5b") -> dict[str, Any]:
+    """Every request of the eval sets planned with jump-forward and without (llama.cpp's
+    grammar sampler, one decode step a token), alternating in one process, as the pipeline
+    plans (retrieval on): the plans compared text for text; median and p90 time to the first
+    call and to the full plan; where a plan's time goes; p90 on the longest tenth."""
+    from pippin.evaluation import world_at
+    from services.retrieval.retriever import Retriever
+    from shared import paths
+    from shared.cases import load_cases
+
+    retriever = Retriever.load()
+    planners = {"jump": LlmPlanner(PlannerSettings(model=model)),
+                "stepwise": LlmPlanner(PlannerSettings(model=model, jump_forward=False))}
+    rows: dict[str, list[dict[str, Any]]] = {k: [] for k in planners}
+    different: list[str] = []
+    n = 0
+    for name in sets:
+        for case in load_cases({"dev": paths.dev_cases(), "fresh": paths.fresh_cases()}[name]):
+            tools, examples = retriever.tools_and_examples(case.query)
+            now = world_at(paths.default_world(), case.now).get("now", "")
+            request = PlanRequest(case.query, now, tools, examples)
+            texts = {}
+            for key, planner in planners.items():
+                row, texts[key] = _timed(planner, request)
+                rows[key].append(row)
+            n += 1
+            if texts["jump"] != texts["stepwise"]:
+                different.append(f"{name}:{case.id}")
+    out: dict[str, Any] = {"requests": n, "same_plans": f"{n - len(different)}/{n}", "different": different[:20]}
+    for key, rs in rows.items():
+        out[key] = _summary(rs)
+        longest = sorted(rs, key=lambda r: r["generated"])[-max(1, len(rs) // 10):]
+        out[key]["longest_tenth_plan_s_p90"] = round(_p90([r["plan_s"] for r in longest]), 3)
+    out["plan_speedup_median"] = round(out["stepwise"]["plan_s"] / out["jump"]["plan_s"], 2)
+    out["first_call_speedup_median"] = round(out["stepwise"]["first_call_s"] / out["jump"]["first_call_s"], 2)
+    out["plan_speedup_p90"] = round(out["stepwise"]["plan_s_p90"] / out["jump"]["plan_s_p90"], 2)
+    return out
+
+
+def _timed(planner: LlmPlanner, request: PlanRequest) -> tuple[dict[str, Any], str]:
+    parser = StreamingPlanParser()
+    t0 = time.perf_counter()
+    first_call = None
+    text = ""
+    for chunk in planner.stream(request):
+        text += chunk
+        for item in parser.feed(chunk):
+            if isinstance(item, Call) and first_call is None:
+                first_call = time.perf_counter() - t0
+    total = time.perf_counter() - t0
+    s = planner.last
+    return {"plan_s": total, "first_call_s": first_call or total, "generated": s.generated_tokens,
+            "forced": s.forced_tokens, "evaluated": s.prompt_tokens_evaluated, "grounding_s": s.grounding_s,
+            "prompt_s": s.prompt_s, "decode_s": s.decode_s, "grammar_s": s.grammar_s}, text
+
+
+def _p90(xs: list[float]) -> float:
+    return sorted(xs)[min(len(xs) - 1, int(0.9 * len(xs)))]
+
+
+def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    out = {k: round(statistics.median(r[k] for r in rows), 3) for k in rows[0]}
+    out["plan_s_p90"] = round(_p90([r["plan_s"] for r in rows]), 3)
+    out["first_call_s_p90"] = round(_p90([r["first_call_s"] for r in rows]), 3)
+    out["forced_share"] = round(sum(r["forced"] for r in rows) / max(1, sum(r["generated"] for r in rows)), 3)
     return out
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from bench import (
     bus_bench,
     e2e_bench,
+    llama_build_bench,
     pipeline_bench,
     planner_bench,
     retrieval_bench,
@@ -35,9 +36,11 @@ def machine() -> str:
 def main() -> None:
     only = set(sys.argv[1:])
     benches = {"scheduler": scheduler_bench.run, "bus": bus_bench.run, "pipeline": pipeline_bench.run,
-               "retrieval": retrieval_bench.run, "planner": planner_bench.run, "e2e": e2e_bench.run,
+               "retrieval": retrieval_bench.run, "planner": planner_bench.run,
+               "jump_forward": planner_bench.jump_forward, "e2e": e2e_bench.run,
                "voice": voice_bench.run, "voice_asr": voice_bench.asr_variants,
-               "voice_no_pause": voice_bench.no_pause, "soak": soak_bench.run}
+               "voice_no_pause": voice_bench.no_pause, "soak": soak_bench.run,
+               "llama_build": llama_build_bench.run}
     results: dict[str, object] = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M")}
     if only and (OUT / "results.json").exists():  # `python -m bench.run NAME...` refreshes just those
         results = {**json.loads((OUT / "results.json").read_text()), **results}

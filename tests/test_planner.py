@@ -158,11 +158,44 @@ def test_our_decoder_writes_the_plans_llama_cpp_python_writes(tiny) -> None:
 
     theirs = LlmPlanner(PlannerSettings(model="smollm2-135m", n_ctx=4096, max_tokens=160, max_calls=6,
                                         decoder="llama"))
+    stepwise = LlmPlanner(PlannerSettings(model="smollm2-135m", n_ctx=4096, max_tokens=160, max_calls=6,
+                                          jump_forward=False))
     for q in QUERIES:
-        ours = "".join(tiny.stream(PlanRequest(q, NOW)))
-        ours_tokens = tiny.last.generated_tokens
+        ours = "".join(stepwise.stream(PlanRequest(q, NOW)))
+        ours_tokens = stepwise.last.generated_tokens
         assert "".join(theirs.stream(PlanRequest(q, NOW))) == ours, q
         assert theirs.last.generated_tokens == ours_tokens
+
+
+@pytest.mark.llm
+def test_jump_forward_writes_the_plans_step_by_step_decoding_writes_in_fewer_model_steps(tiny) -> None:
+    """The tokens the grammar forces (llguidance) go into the context in one batch with the
+    token before them: the same plans, token for token, as one decode step a token under
+    llama.cpp's grammar sampler, with fewer model evaluations; the context holds the prompt
+    and the plan (its last token needs no evaluation: after join() only the end is left)."""
+    from services.planner.llm import LlmPlanner, PlannerSettings
+
+    stepwise = LlmPlanner(PlannerSettings(model="smollm2-135m", n_ctx=4096, max_tokens=160, max_calls=6,
+                                          jump_forward=False))
+    forced = 0
+    for q in QUERIES:
+        jumped = "".join(tiny.stream(PlanRequest(q, NOW)))
+        stats, steps = tiny.last, tiny._decoder.last.batches
+        assert jumped == "".join(stepwise.stream(PlanRequest(q, NOW))), q
+        assert stats.generated_tokens == stepwise.last.generated_tokens
+        assert steps + stats.forced_tokens <= stepwise._decoder.last.batches + 1, q
+        forced += stats.forced_tokens
+        llm = tiny._llm
+        prompt = llm.tokenize(tiny.prompt_text(PlanRequest(q, NOW)).encode(), add_bos=False, special=True)
+        held = list(llm.input_ids[: llm.n_tokens])
+        assert held[: len(prompt)] == prompt
+        written = text_of(llm, held[len(prompt):])
+        assert jumped.strip().startswith(written) and len(written) >= len(jumped.strip()) - 8, (written, jumped)
+    assert forced > 20, "the grammar forced (almost) nothing"
+
+
+def text_of(llm, tokens: list[int]) -> str:
+    return llm.detokenize(tokens).decode()
 
 
 @pytest.mark.llm
@@ -172,7 +205,8 @@ def test_prompt_lookup_drafts_leave_the_context_holding_only_what_was_written() 
     also when the reader stops mid-plan), so the next request reuses it as a prefix."""
     from services.planner.llm import LlmPlanner, PlannerSettings
 
-    p = LlmPlanner(PlannerSettings(model="smollm2-135m", max_tokens=160, max_calls=6, draft_tokens=6))
+    p = LlmPlanner(PlannerSettings(model="smollm2-135m", max_tokens=160, max_calls=6, draft_tokens=6,
+                                   jump_forward=False))
     q = "email Maya the Q3 report and remind me Friday to follow up"
     text = "".join(p.stream(PlanRequest(q, NOW)))
     assert validate_plan(text).ok, text

@@ -14,6 +14,12 @@ Same output as llama-cpp-python's own loop (greedy under the grammar), less work
   in the last bits, which flips near-ties. Where a batch costs about one step (a GPU) it
   would.
 
+- Jump-forward (`jump_forward`, on by default): where the grammar allows exactly one
+  continuation (`", "` between arguments, `join()`, the rest of a grounded date after its
+  first digits), llguidance computes the forced tokens, tokenized as the model would, and
+  they are evaluated in one batch with the chosen token instead of one decode step each.
+  Once the grammar can only end (after `join()`), decoding stops without asking the model.
+
 The decoder writes into a `llama_cpp.Llama`'s context and keeps its token record
 (`input_ids`, `n_tokens`) true, so prefix reuse across requests keeps working."""
 
@@ -22,6 +28,7 @@ from __future__ import annotations
 import codecs
 import ctypes
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,7 +45,13 @@ class DecodeStats:
     batches: int = 0  # model evaluations after the prompt
     drafted: int = 0  # draft tokens proposed
     accepted: int = 0  # draft tokens the model agreed with
+    forced: int = 0  # tokens the grammar forced (jump-forward), evaluated with the token before them
     finish: str = ""  # stop | length | abort
+    # Where the time went (seconds): the prompt's evaluation, the model's steps after it, the
+    # grammar (compiling, checking, masks, forced tokens).
+    prompt_s: float = 0.0
+    decode_s: float = 0.0
+    grammar_s: float = 0.0
 
 
 class GrammarCheck:
@@ -83,10 +96,55 @@ class GrammarCheck:
     def accept(self, token: int) -> None:
         self._lib.llama_sampler_accept(self._sampler, token)
 
+    def forced(self) -> list[int]:
+        return []  # llama.cpp's sampler cannot say; see GuidanceCheck
+
+    def finished(self) -> bool:
+        return False
+
     def __del__(self) -> None:
         if getattr(self, "_sampler", None):
             self._lib.llama_sampler_free(self._sampler)
             self._sampler = None
+
+
+class GuidanceCheck:
+    """The plan grammar in llguidance (the same GBNF, converted to its Lark): is a token
+    allowed, the best allowed token, the tokens the grammar forces next, and whether it
+    can only end."""
+
+    def __init__(self, tokenizer: Any, grammar_text: str, n_vocab: int) -> None:
+        import llguidance
+
+        self._matcher = llguidance.LLMatcher(tokenizer, llguidance.grammar_from("gbnf", grammar_text), log_level=0)
+        if self._matcher.is_error():
+            raise ValueError(f"llguidance could not compile the plan grammar: {self._matcher.get_error()}")
+        self._n_vocab = n_vocab
+
+    def _check(self) -> None:
+        if self._matcher.is_error():
+            raise RuntimeError(f"plan grammar: {self._matcher.get_error()}")
+
+    def reset(self) -> None:
+        self._matcher.reset()
+
+    def allows(self, token: int) -> bool:
+        return self._matcher.validate_tokens([token]) == 1
+
+    def best(self, logits: np.ndarray) -> int:
+        bits = np.unpackbits(np.frombuffer(self._matcher.compute_bitmask(), dtype=np.uint8), bitorder="little")
+        allowed = bits[: len(logits)].astype(bool)
+        return int(np.argmax(np.where(allowed, logits, -np.inf)))
+
+    def accept(self, token: int) -> None:
+        self._matcher.consume_token(token)
+        self._check()
+
+    def forced(self) -> list[int]:
+        return list(self._matcher.compute_ff_tokens())
+
+    def finished(self) -> bool:
+        return self._matcher.is_stopped()
 
 
 def prompt_lookup(context: np.ndarray, ngram_max: int, ngram_min: int, draft_max: int) -> list[int]:
@@ -107,24 +165,34 @@ def prompt_lookup(context: np.ndarray, ngram_max: int, ngram_min: int, draft_max
 class PlanDecoder:
     """Greedy decoding on a llama-cpp-python `Llama`, streaming text pieces."""
 
-    def __init__(self, llm: Any, *, draft_max: int = 0, ngram_max: int = 4, ngram_min: int = 3) -> None:
+    def __init__(self, llm: Any, *, draft_max: int = 0, ngram_max: int = 4, ngram_min: int = 3,
+                 jump_forward: bool = True) -> None:
         import llama_cpp
 
         self.llm = llm
         self.draft_max = draft_max
+        self.jump_forward = jump_forward
+        self._tokenizer: Any = None  # llguidance's view of the vocabulary (~1 s to build: at load, not mid-plan)
+        if jump_forward:
+            from llguidance.llamacpp import lltokenizer_from_vocab
+
+            self._tokenizer = lltokenizer_from_vocab(llm._model.vocab)
         self.ngram_max = ngram_max
         self.ngram_min = ngram_min
         self._vocab = llm._model.vocab
         self._is_eog = llama_cpp.llama_vocab_is_eog
         # Grounded grammars differ from request to request: keep the few most recent (each
         # holds a vocabulary-sized array), not one per request for the life of the stage.
-        self._grammars: OrderedDict[str, GrammarCheck] = OrderedDict()
+        self._grammars: OrderedDict[str, GrammarCheck | GuidanceCheck] = OrderedDict()
         self._unverified = 0
         self.last = DecodeStats()
 
-    def _grammar(self, text: str) -> GrammarCheck:
+    def _grammar(self, text: str) -> GrammarCheck | GuidanceCheck:
         if text not in self._grammars:
-            self._grammars[text] = GrammarCheck(self.llm, text)
+            if self.jump_forward:
+                self._grammars[text] = GuidanceCheck(self._tokenizer, text, self.llm.n_vocab())
+            else:
+                self._grammars[text] = GrammarCheck(self.llm, text)
             while len(self._grammars) > GRAMMARS_KEPT:
                 self._grammars.popitem(last=False)
         self._grammars.move_to_end(text)
@@ -166,22 +234,29 @@ class PlanDecoder:
                   abort: threading.Event | None) -> Iterator[str]:
         llm = self.llm
         stats = self.last = DecodeStats()
+        clock = time.perf_counter
+        t = clock()
         check = self._grammar(grammar) if grammar else None
+        stats.grammar_s += clock() - t
+        t = clock()
         cached = min(cached, len(prompt) - 1)  # the last prompt token is evaluated for its logits
         llm.n_tokens = cached
         if len(prompt) - cached > llm.n_batch:
             llm.eval(prompt[cached:-1])
         rows = self._evaluate(prompt[llm.n_tokens:], all_logits=False)
+        stats.prompt_s = clock() - t
         context = list(prompt)
         text = TextStream(stop)
 
         def choose(logits: np.ndarray) -> int:
             token = int(np.argmax(logits))
             if check is not None:
+                t = clock()
                 if not check.allows(token):
                     token = check.best(logits)
                 if not self._is_eog(self._vocab, token):
                     check.accept(token)
+                stats.grammar_s += clock() - t
             return token
 
         def emit(token: int) -> str:
@@ -191,6 +266,13 @@ class PlanDecoder:
 
         def ended() -> str:
             return "stop" if text.stopped else "length" if stats.generated >= max_tokens else ""
+
+        def evaluate(tokens: list[int], all_logits: bool) -> np.ndarray:
+            t = clock()
+            out = self._evaluate(tokens, all_logits=all_logits)
+            stats.decode_s += clock() - t
+            stats.batches += 1
+            return out
 
         token = choose(rows[-1])
         while True:
@@ -206,12 +288,36 @@ class PlanDecoder:
             if abort is not None and abort.is_set():
                 stats.finish = "abort"
                 break
+            forced: list[int] = []
+            if check is not None:
+                t = clock()
+                if check.finished():  # only the end is left: no need to ask the model for it
+                    stats.grammar_s += clock() - t
+                    stats.finish = "stop"
+                    break
+                forced = check.forced()[: max(0, max_tokens - stats.generated - 1)]
+                for f in forced:
+                    check.accept(f)
+                stats.grammar_s += clock() - t
+            if forced:
+                # The chosen token and the forced ones after it in one batch: only the last
+                # position's logits are needed, for the model's next own choice.
+                rows = evaluate([token, *forced], all_logits=False)
+                stats.forced += len(forced)
+                for f in forced:
+                    piece = emit(f)
+                    if piece:
+                        yield piece
+                stats.finish = ended()
+                if stats.finish:
+                    break
+                token = choose(rows[-1])
+                continue
             room = min(self.draft_max, max_tokens - stats.generated - 1, llm.n_ctx() - llm.n_tokens - 2)
             draft = prompt_lookup(np.asarray(context, dtype=np.intc), self.ngram_max, self.ngram_min,
                                   room) if room > 0 else []
-            rows = self._evaluate([token, *draft], all_logits=bool(draft))
+            rows = evaluate([token, *draft], all_logits=bool(draft))
             self._unverified = len(draft)
-            stats.batches += 1
             stats.drafted += len(draft)
             agreed = 0
             token = choose(rows[0])

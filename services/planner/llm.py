@@ -53,6 +53,9 @@ class PlannerSettings:
     # greedy plan under the grammar. `draft_tokens` > 0 adds prompt-lookup drafts to ours.
     decoder: str = "greedy"
     draft_tokens: int = 0
+    # Ours only: the tokens the grammar forces evaluated in one batch (llguidance), not one
+    # step each; off: llama.cpp's grammar sampler checks the model's choices (the baseline).
+    jump_forward: bool = True
     # Grounding (services.planner.grounding): times, priority and the Mac's names resolved by
     # code; the grammar then allows those arguments only from what was resolved. `inventory`:
     # the Mac's calendars, lists, folders, notes and contacts (None: unknown, those stay free).
@@ -74,6 +77,8 @@ class PlannerSettings:
             s.lora_path = args.lora
         if getattr(args, "decoder", None):
             s.decoder = args.decoder
+        if getattr(args, "no_jump_forward", False):
+            s.jump_forward = False
         if getattr(args, "no_grounding", False):
             s.grounding = False
         # The CLI plans for the simulated Mac: its world's names are the ones to offer.
@@ -92,6 +97,12 @@ class PlanStats:
     truncated: bool = False  # the token budget ran out; the plan was closed with join()
     draft_tokens: int = 0  # proposed by prompt lookup (PlannerSettings.draft_tokens)
     draft_accepted: int = 0
+    forced_tokens: int = 0  # of generated_tokens, forced by the grammar (jump-forward)
+    # Where the time went (our decoder): grounding, prompt evaluation, the model's steps, the grammar.
+    grounding_s: float = 0.0
+    prompt_s: float = 0.0
+    decode_s: float = 0.0
+    grammar_s: float = 0.0
 
 
 def _call_number(line: str) -> int | None:
@@ -126,7 +137,7 @@ class LlmPlanner:
         self._llm = Llama(model_path=str(self.model_path), n_ctx=s.n_ctx, n_threads=s.n_threads,
                           n_batch=512, lora_path=s.lora_path or None, verbose=False, seed=0)
         self._grammar_cls = LlamaGrammar
-        self._decoder = PlanDecoder(self._llm, draft_max=s.draft_tokens)
+        self._decoder = PlanDecoder(self._llm, draft_max=s.draft_tokens, jump_forward=s.jump_forward)
         self._grammars: dict[tuple[str, ...], Any] = {}
         self._decide_grammar: Any = None
         # One llama.cpp context: a plan still finishing in its thread and a decide() or
@@ -249,13 +260,16 @@ class LlmPlanner:
 
     def _stream(self, request: PlanRequest) -> Iterator[str]:
         s = self.settings
+        t_ground = time.perf_counter()
         grounding = self.ground(request)
+        grounding_s = time.perf_counter() - t_ground
         text = self.prompt_text(request, grounding)
         tokens = self._llm.tokenize(text.encode(), add_bos=False, special=True)
         if not s.prefix_reuse:
             self._llm.reset()
         common = self._cached_prefix(tokens) if s.prefix_reuse else 0
-        stats = PlanStats(prompt_tokens=len(tokens), prompt_tokens_evaluated=len(tokens) - common)
+        stats = PlanStats(prompt_tokens=len(tokens), prompt_tokens_evaluated=len(tokens) - common,
+                          grounding_s=grounding_s)
         t0 = time.perf_counter()
         pieces = self._pieces(tokens, common, request, grounding)
         # Hand on whole lines only (a call as soon as its closing parenthesis is there), so
@@ -291,7 +305,9 @@ class LlmPlanner:
         stats.seconds_total = time.perf_counter() - t0
         if s.decoder == "greedy":
             stats.generated_tokens = self._decoder.last.generated
-            stats.draft_tokens, stats.draft_accepted = self._decoder.last.drafted, self._decoder.last.accepted
+            d = self._decoder.last
+            stats.draft_tokens, stats.draft_accepted, stats.forced_tokens = d.drafted, d.accepted, d.forced
+            stats.prompt_s, stats.decode_s, stats.grammar_s = d.prompt_s, d.decode_s, d.grammar_s
         self.last = stats
 
     def _pieces(self, tokens: list[int], cached: int, request: PlanRequest,
