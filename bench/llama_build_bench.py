@@ -1,0 +1,107 @@
+"""llama.cpp built for this CPU (`make setup`'s default: -march=native, the wheel cached under
+a key of the CPU's features) against the portable x86-64-v3 build (AVX2 only,
+`PIPPIN_LLAMA_BUILD=portable`), in one run: each build's wheel is unpacked into its own
+folder and measured in its own process, on the same model and adapter.
+
+Figures per build: prompt tokens/s (one batch of 512), decode tokens/s (one token a step),
+and the median full plan and first call on the first dev requests, as the planner runs them
+(jump-forward on). Ratios: native over portable."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PLAN_REQUESTS = 30
+
+
+def wheel_dirs() -> dict[str, Path]:
+    """The portable build's wheels and the ones this venv was set up with."""
+    cache = Path(os.environ.get("PIPPIN_CACHE", Path.home() / ".cache" / "pippin")) / "wheels"
+    installed = (ROOT / ".venv" / ".llama-build").read_text().strip().rsplit("-", 1)[0]
+    return {"portable": cache / "llama-x86_64-portable", "native": cache / f"llama-{installed}"}
+
+
+def run() -> dict[str, Any]:
+    dirs = wheel_dirs()
+    if dirs["native"] == dirs["portable"]:
+        return {"skipped": "this venv has the portable build: run `make setup` without PIPPIN_LLAMA_BUILD"}
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, folder in dirs.items():
+            wheels = sorted(folder.glob("llama_cpp_python-*.whl"))
+            if not wheels:
+                return {"skipped": f"no {name} build in {folder}: PIPPIN_LLAMA_BUILD={name} bash scripts/setup.sh "
+                                   "compiles it"}
+            target = Path(tmp) / name
+            subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
+                            str(wheels[0])], check=True)
+            env = {**os.environ, "PYTHONPATH": f"{target}{os.pathsep}{ROOT}"}
+            done = subprocess.run([sys.executable, "-m", "bench.llama_build_bench", "--measure"], env=env, cwd=ROOT,
+                                  capture_output=True, text=True, check=True)
+            out[name] = json.loads(done.stdout.strip().splitlines()[-1])
+    native, portable = out["native"], out["portable"]
+    for k in ("prompt_tokens_per_s", "decode_tokens_per_s"):
+        out[f"{k}_ratio"] = round(native[k] / portable[k], 2)
+    for k in ("plan_s", "first_call_s"):
+        out[f"{k}_speedup"] = round(portable[k] / native[k], 2)
+    return out
+
+
+def measure() -> dict[str, Any]:
+    """In the process of one build (its llama_cpp first on the path)."""
+    import llama_cpp
+
+    from pippin.evaluation import world_at
+    from services.planner.base import PlanRequest
+    from services.planner.llm import LlmPlanner, PlannerSettings
+    from shared import paths
+    from shared.cases import load_cases
+    from shared.plan import Call, StreamingPlanParser
+
+    planner = LlmPlanner(PlannerSettings())
+    llm = planner._llm
+    words = " ".join(f"word{i}" for i in range(400))
+    prompt = llm.tokenize(words.encode(), add_bos=False)[:512]
+    prompt_s, decode_s = [], []
+    for _ in range(3):
+        llm.reset()
+        t0 = time.perf_counter()
+        llm.eval(prompt)
+        prompt_s.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        for token in prompt[:64]:
+            llm.eval([token])
+        decode_s.append(time.perf_counter() - t0)
+    llm.reset()
+    planner.warm_prefix()
+    plans, firsts = [], []
+    for case in load_cases(paths.dev_cases())[:PLAN_REQUESTS]:
+        now = world_at(paths.default_world(), case.now).get("now", "")
+        parser = StreamingPlanParser()
+        t0 = time.perf_counter()
+        first = None
+        for chunk in planner.stream(PlanRequest(case.query, now)):
+            if first is None and any(isinstance(i, Call) for i in parser.feed(chunk)):
+                first = time.perf_counter() - t0
+        plans.append(time.perf_counter() - t0)
+        firsts.append(first or plans[-1])
+    return {"llama_cpp": str(Path(llama_cpp.__file__).parent),
+            "prompt_tokens_per_s": round(len(prompt) / statistics.median(prompt_s), 1),
+            "decode_tokens_per_s": round(64 / statistics.median(decode_s), 1),
+            "plan_s": round(statistics.median(plans), 3), "first_call_s": round(statistics.median(firsts), 3)}
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--measure"]:
+        print(json.dumps(measure()))
+    else:
+        print(json.dumps(run(), indent=1))
