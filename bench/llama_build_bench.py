@@ -60,12 +60,12 @@ def measure() -> dict[str, Any]:
     """In the process of one build (its llama_cpp first on the path)."""
     import llama_cpp
 
+    from bench.planner_bench import _timed
     from pippin.evaluation import world_at
     from services.planner.base import PlanRequest
     from services.planner.llm import LlmPlanner, PlannerSettings
     from shared import paths
     from shared.cases import load_cases
-    from shared.plan import Call, StreamingPlanParser
 
     planner = LlmPlanner(PlannerSettings())
     llm = planner._llm
@@ -86,14 +86,9 @@ def measure() -> dict[str, Any]:
     plans, firsts = [], []
     for case in load_cases(paths.dev_cases())[:PLAN_REQUESTS]:
         now = world_at(paths.default_world(), case.now).get("now", "")
-        parser = StreamingPlanParser()
-        t0 = time.perf_counter()
-        first = None
-        for chunk in planner.stream(PlanRequest(case.query, now)):
-            if first is None and any(isinstance(i, Call) for i in parser.feed(chunk)):
-                first = time.perf_counter() - t0
-        plans.append(time.perf_counter() - t0)
-        firsts.append(first or plans[-1])
+        timed, _ = _timed(planner, PlanRequest(case.query, now))
+        plans.append(timed["plan_s"])
+        firsts.append(timed["first_call_s"])
     return {"llama_cpp": str(Path(llama_cpp.__file__).parent),
             "prompt_tokens_per_s": round(len(prompt) / statistics.median(prompt_s), 1),
             "decode_tokens_per_s": round(64 / statistics.median(decode_s), 1),

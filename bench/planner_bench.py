@@ -33,20 +33,11 @@ NOW = "2026-11-23 09:30:00"
 def measure(planner: LlmPlanner, queries: list[str]) -> tuple[dict[str, float], list[str]]:
     rows, plans = [], []
     for q in queries:
-        parser = StreamingPlanParser()
-        t0 = time.perf_counter()
-        first_call = None
-        text = ""
-        for chunk in planner.stream(PlanRequest(q, NOW)):
-            text += chunk
-            for item in parser.feed(chunk):
-                if isinstance(item, Call) and first_call is None:
-                    first_call = time.perf_counter() - t0
-        total = time.perf_counter() - t0
+        timed, text = _timed(planner, PlanRequest(q, NOW))
         s = planner.last
         rows.append({"prompt_tokens": s.prompt_tokens, "evaluated": s.prompt_tokens_evaluated,
                      "generated": s.generated_tokens, "first_token_s": s.seconds_to_first_token,
-                     "first_call_s": first_call or total, "plan_s": total,
+                     "first_call_s": timed["first_call_s"], "plan_s": timed["plan_s"],
                      "tokens_per_s": s.generated_tokens / s.seconds_total if s.seconds_total else 0.0,
                      "drafted": s.draft_tokens, "accepted": s.draft_accepted})
         plans.append(text)
