@@ -78,7 +78,11 @@ if [ "$(cat .venv/.llama-build 2>/dev/null)" != "$LLAMA_KEY-$LLAMA_VERSION" ] ||
       -w "$LLAMA_WHEELS"
     wheel=$(ls "$LLAMA_WHEELS"/llama_cpp_python-$LLAMA_VERSION-*.whl | head -1)
   fi
+  # --force-reinstall swaps one build of the same version for another; --no-deps keeps it from
+  # reinstalling numpy and the rest, so a second call brings what the wheel needs (diskcache...).
   .venv/bin/python -m pip install --quiet --force-reinstall --no-deps "$wheel"
+  .venv/bin/python -m pip install --quiet "$wheel"
+  .venv/bin/python -c "import llama_cpp" || { echo "setup: llama_cpp does not import" >&2; exit 1; }
   echo "$LLAMA_KEY-$LLAMA_VERSION" > .venv/.llama-build
 fi
 

@@ -339,6 +339,11 @@ def test_a_short_encoder_window_hears_the_same_and_longer_audio_takes_whispers_o
     ("Text Sid that Jarvis called", "hey_jarvis", "Text Sid that Jarvis called"),
     ("Hey Mycroft, open maps", "hey_mycroft", "open maps"),
     ("Hey Jarvis open maps", "none", "Hey Jarvis open maps"),
+    ("Hey, Jardus, remind me at 5", "hey_jarvis", "remind me at 5"),
+    ("Hey, Jardis. Open maps", "hey_jarvis", "Open maps"),
+    ("Jervis, open maps", "hey_jarvis", "open maps"),
+    ("Hey, text Sid", "hey_jarvis", "Hey, text Sid"),
+    ("Travis is late", "hey_jarvis", "Travis is late"),
 ])
 def test_the_wake_phrase_is_taken_off_the_front_of_a_transcript(text: str, wake_word: str, heard: str) -> None:
     from services.listener.listener import strip_wake_phrase

@@ -27,6 +27,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jellyfish
+from rapidfuzz import fuzz
+
 from services.listener.asr import Decode, Transcriber, stable_prefix
 from services.listener.audio import FRAME_MS, Frame
 from services.listener.endpoint import Endpointer, EndpointSettings
@@ -59,17 +62,34 @@ RECENT_S = 2.0  # audio kept while idle, for the look-back at the wake word
 WAKE_TAIL_S = 0.1  # voice up to this long after the wake word fired may still be the phrase itself
 WAKE_GAP_S = 0.3  # a silence this long before the wake phrase is where it began
 PREROLL_S = 0.1  # kept before that point, so its first sound is whole
+WAKE_NAME_SIMILARITY = 60  # rapidfuzz ratio: 'jardus' and 'jardis' are 'jarvis' (67, 83); 'text' is not (20)
 
 
 def strip_wake_phrase(text: str, wake_word: str) -> str:
     """The transcript without the wake phrase it may begin with: "Hey Jarvis, text Sid" and
-    "Jarvis. Text Sid" are "text Sid"; the phrase alone is "" (nothing was asked)."""
+    "Jarvis. Text Sid" are "text Sid"; the phrase alone is "" (nothing was asked). Whisper
+    hears the name as it sounds ("Hey, Jardis", "Jervis"): after a greeting, a word close to
+    the name in spelling or in sound is the name; on its own, only the name or its sound."""
     words = [w for w in re.split(r"[_\s]+", Path(wake_word).stem.lower()) if w and not re.fullmatch(r"v\d[\d.]*", w)]
     if not words or wake_word == "none":
         return text
-    name = re.escape(words[-1])
-    lead = "|".join(re.escape(w) for w in words[:-1]) or "hey"
-    return re.sub(rf"^\W*(?:(?:{lead}|hi|hey|okay|ok|a)\W+)*{name}\b\W*", "", text, flags=re.I)
+    name = words[-1]
+    greetings = {*words[:-1], "hi", "hey", "okay", "ok", "a"}
+    greeted = False
+    for word in re.finditer(r"\w+", text):
+        said = word.group().lower()
+        if _sounds_like(said, name, loosely=greeted):
+            return re.sub(r"^\W*", "", text[word.end():])
+        if said not in greetings:
+            return text
+        greeted = True
+    return text
+
+
+def _sounds_like(said: str, name: str, loosely: bool) -> bool:
+    if said == name or jellyfish.metaphone(said) == jellyfish.metaphone(name):
+        return True
+    return loosely and fuzz.ratio(said, name) >= WAKE_NAME_SIMILARITY
 
 
 class Listener:
