@@ -86,6 +86,14 @@ MESSAGE_STATES = ["running late", "almost there", "five minutes away", "stuck at
                   "delayed", "on the way back"]
 MESSAGE_REASONS = ["", "", "", " because of traffic", " because the meeting ran over", ", sorry",
                    ", start without me", ", save me a seat"]
+# News about something ("the plumber is here") and what the sender will do ("i'll grab dinner").
+NEWS_THINGS = ["the train", "my flight", "the delivery", "the plumber", "dinner", "the babysitter", "the movie",
+               "the car", "the cake", "practice", "the school bus", "the landlord"]
+NEWS_STATES = ["is delayed", "is cancelled", "is here", "is on time", "got moved", "is starting late",
+               "is running behind", "is ready", "went well", "is off", "is fixed", "was rescheduled"]
+WILL_DO = ["pick up the kids", "grab dinner on the way", "be home around six", "bring the wine", "call you tonight",
+           "walk the dog", "pick you up at the station", "swing by after work", "send the photos later",
+           "book the restaurant", "handle the tickets", "feed the cat", "be there in ten", "miss practice today"]
 EVENTS = ["design review", "team lunch", "1:1", "budget sync", "dentist appointment", "yoga class", "book club",
           "sprint planning", "coffee chat", "parent-teacher meeting", "interview debrief", "roadmap review"]
 TASKS = ["pay rent", "water the plants", "renew my passport", "buy milk", "call the bank", "book flights",
@@ -362,9 +370,17 @@ class Generator:
         """(as said, as written): a fixed message, or one with a time or a day in it."""
         rng = self.rng
         r = rng.random()
-        if r < 0.45:
+        if r < 0.35:
             return rng.choice(MESSAGES)
-        if r < 0.7:
+        if r < 0.45:
+            thing, state = rng.choice(NEWS_THINGS), rng.choice(NEWS_STATES)
+            return f"{thing} {state}", f"{thing[0].upper()}{thing[1:]} {state}."
+        if r < 0.55:
+            said_who, written_who = rng.choice([("i'll", "I'll"), ("i will", "I will"), ("i can", "I can"),
+                                                ("i'm going to", "I'm going to"), ("we'll", "We'll")])
+            do = rng.choice(WILL_DO)
+            return f"{said_who} {do}", f"{written_who} {do}."
+        if r < 0.75:
             (said_who, written_who), state = rng.choice(MESSAGE_SUBJECTS), rng.choice(MESSAGE_STATES)
             reason = rng.choice(MESSAGE_REASONS)
             return f"{said_who} {state}{reason}", f"{written_who} {state}{reason}."
@@ -473,10 +489,21 @@ class Generator:
             return Intent("sms_number", rng.choice([f"text {said} {spoken}", f"send a text to {said} saying {spoken}"]),
                           [Step("send_sms", [[number], written])])
         who = self.corrected(self.spoken_list(people))
-        text = rng.choice([f"text {who} that {spoken}", f"send {who} a message saying {spoken}",
-                           f"message {who}: {spoken}", f"let {who} know {spoken}", f"tell {who} {spoken}",
-                           f"shoot {who} a text that {spoken}", f"sms {who} {spoken}"])
+        # "text X that Y" most of all: the commonest way to ask, and a request of that alone
+        # is a text to send, not one to decline.
+        text = rng.choice([f"text {who} that {spoken}"] * 4 + [
+            f"text {who} {spoken}", f"text {who}: {spoken}", f"text {who} saying {spoken}",
+            f"send {who} a message saying {spoken}", f"send a text to {who} saying {spoken}",
+            f"send {who} a text: {spoken}", f"message {who} that {spoken}", f"message {who}: {spoken}",
+            f"let {who} know {spoken}", f"let {who} know that {spoken}", f"tell {who} {spoken}",
+            f"tell {who} that {spoken}", f"shoot {who} a text that {spoken}", f"drop {who} a text that {spoken}",
+            f"sms {who} {spoken}", f"ping {who} that {spoken}", f"send a message to {who}: {spoken}",
+            f"text {who} real quick that {spoken}"])
         steps = [Step("get_phone_number", [p]) for p in people]
+        if len(people) > 1 and rng.random() < 0.2:  # one text each (the conventions' "separately")
+            text += rng.choice([" separately", " individually", ", one text each", " in separate texts"])
+            steps += [Step("send_sms", [[Ref(i)], written]) for i in range(len(people))]
+            return Intent("sms", text, steps)
         steps.append(Step("send_sms", [[Ref(i) for i in range(len(people))], written]))
         return Intent("sms", text, steps)
 
@@ -839,7 +866,7 @@ class Generator:
         return Intent("decline", rng.choice(DECLINES).format(**slots), [])
 
     INTENT_WEIGHTS: tuple[tuple[str, int], ...] = (
-        ("sms", 14), ("email", 12), ("reply_or_forward", 5), ("event", 12), ("reminder", 12), ("note", 8),
+        ("sms", 18), ("email", 14), ("reply_or_forward", 5), ("event", 12), ("reminder", 12), ("note", 8),
         ("maps", 8), ("zoom", 8), ("pdf", 5), ("open_file", 4), ("lookup", 5))
 
     def intent(self) -> Intent:
@@ -868,6 +895,7 @@ class Generator:
             text = text.lower()
         if style in ("plain", "polite", "indirect") and rng.random() < 0.5:
             text = text[0].upper() + text[1:]
+            text = re.sub(r"\bi(?=\b|'m\b|'ll\b|'d\b|'ve\b)", "I", text)  # typed with care: "I'm late"
         return text.strip(), style
 
     def as_transcribed(self, text: str) -> str:
@@ -904,8 +932,11 @@ class Generator:
         self.contact = {}
         self.now = dt.datetime(2027, 1, 1) + dt.timedelta(days=rng.randint(0, 700), hours=rng.randint(7, 20),
                                                            minutes=rng.choice([0, 15, 30, 45]))
-        if rng.random() < 0.09:
+        r = rng.random()
+        if r < 0.09:
             intents = [self.decline()]
+        elif r < 0.13:  # a text alone, the commonest request of all
+            intents = [self.sms()]
         else:
             n = rng.choices([1, 2, 3, 4, 5], [40, 32, 17, 8, 3])[0]
             intents = [self.intent() for _ in range(n)]

@@ -33,13 +33,21 @@ def test_a_person_is_looked_up_once_however_often_the_request_names_them() -> No
                     '3. send_sms(["$1"], "Bye.")\n4. join()')
 
 
-def test_separate_emails_are_one_send_per_person(samples) -> None:
-    separate = [s for s in samples if " separately" in s.query or "separate emails" in s.query]
-    assert separate
+def test_separate_emails_and_texts_are_one_send_per_person(samples) -> None:
+    separate = [s for s in samples if " separately" in s.query or " separate " in s.query]
+    assert any("email" in s.intents for s in separate) and any("sms" in s.intents for s in separate)
     for s in separate:
-        sends = [c for c in parse_plan(s.plan) if c.tool == "compose_new_email"]
-        # (other emails in the same request may go to several people at once)
+        sends = [c for c in parse_plan(s.plan) if c.tool in ("compose_new_email", "send_sms")]
+        # (other messages in the same request may go to several people at once)
         assert sum(len(c.args[0]) == 1 for c in sends) >= 2, s.query
+
+
+def test_a_text_alone_is_sent_not_declined(samples) -> None:
+    alone = [s for s in samples if s.intents == ["sms"]]
+    assert len(alone) / len(samples) > 0.06
+    assert sum(s.query.lower().startswith("text ") for s in alone) >= 5
+    for s in alone:
+        assert [c.tool for c in parse_plan(s.plan)][-2:] == ["send_sms", "join"], s.query
 
 
 def test_the_data_holds_the_kinds_a_user_asks_for(samples) -> None:
