@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+import jellyfish
 from rapidfuzz import fuzz, process
 
 _HONORIFICS = {"dr", "mr", "mrs", "ms", "miss", "prof", "sir"}
@@ -25,6 +26,19 @@ _NICKNAMES: dict[str, set[str]] = {
     "hank": {"henry"}, "tony": {"anthony"}, "sasha": {"alexander", "alexandra"},
     "lexi": {"alexandra"}, "tom": {"thomas"}, "steve": {"steven", "stephen"},
 }
+
+
+def sounds_like(word: str, name: str, *, min_ratio: float = 86, same_first_letter: bool = True) -> bool:
+    """A word as a recognizer may have written a name: spelled close to it (rapidfuzz ratio
+    at least `min_ratio`), or said the same (metaphone), starting with the same letter
+    unless `same_first_letter` is off. Lowercase words of three letters or more."""
+    if len(word) < 3:
+        return False
+    if fuzz.ratio(word, name) >= min_ratio:
+        return True
+    return jellyfish.metaphone(word) == jellyfish.metaphone(name) and (word[0] == name[0] or not same_first_letter)
+
+
 _FILE_STOPWORDS = {"the", "my", "a", "an", "file", "pdf", "doc", "document", "please", "called"}
 
 

@@ -27,13 +27,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jellyfish
-from rapidfuzz import fuzz
-
 from services.listener.asr import Decode, Transcriber, stable_prefix
 from services.listener.audio import FRAME_MS, Frame
 from services.listener.endpoint import Endpointer, EndpointSettings
 from services.listener.wake import WakeWord
+from shared.matching import sounds_like
 
 
 @dataclass
@@ -78,18 +76,14 @@ def strip_wake_phrase(text: str, wake_word: str) -> str:
     greeted = False
     for word in re.finditer(r"\w+", text):
         said = word.group().lower()
-        if _sounds_like(said, name, loosely=greeted):
+        # After a greeting, a close spelling will do; alone, only the name's sound.
+        if said == name or sounds_like(said, name, min_ratio=WAKE_NAME_SIMILARITY if greeted else 100,
+                                       same_first_letter=False):
             return re.sub(r"^\W*", "", text[word.end():])
         if said not in greetings:
             return text
         greeted = True
     return text
-
-
-def _sounds_like(said: str, name: str, loosely: bool) -> bool:
-    if said == name or jellyfish.metaphone(said) == jellyfish.metaphone(name):
-        return True
-    return loosely and fuzz.ratio(said, name) >= WAKE_NAME_SIMILARITY
 
 
 class Listener:

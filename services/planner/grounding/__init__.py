@@ -190,18 +190,6 @@ def _priority(query: str) -> int | None:
     return None
 
 
-def _sounds_like(word: str, name: str) -> bool:
-    import jellyfish
-    from rapidfuzz import fuzz
-
-    if len(word) < 3:
-        return False
-    if fuzz.ratio(word, name) >= 86:
-        return True
-    same_sound = jellyfish.metaphone(word) == jellyfish.metaphone(name)
-    return same_sound and word[0] == name[0] and len(word) >= 3
-
-
 TITLES = frozenset({"dr", "doctor", "prof", "professor", "mr", "mrs", "ms", "miss", "coach", "aunt", "uncle"})
 
 
@@ -231,7 +219,7 @@ def match_people(query: str, contacts: Sequence[str]) -> tuple[tuple[str, str], 
         if not hits:
             hits = [c for c, toks in firsts if w in toks[1:]]
         if not hits:
-            hits = [c for c, toks in firsts if _sounds_like(w, toks[0])]
+            hits = [c for c, toks in firsts if matching.sounds_like(w, toks[0])]
         if len(hits) == 1:
             found[w] = hits[0]
     return tuple(found.items())
