@@ -366,6 +366,12 @@ class Generator:
             return f"{rng.randint(10, 2999)} {rng.choice(STREETS)}"
         return "".join(rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(3))  # an airport code
 
+    @staticmethod
+    def place_name(said: str) -> str:
+        """What Maps is asked for: the place's name, not the article said before it
+        ("the Louvre" -> "Louvre", "the nearest Blue Bottle" -> "Blue Bottle")."""
+        return re.sub(r"^(the |a )?(nearest |closest )?", "", said)
+
     def message(self) -> tuple[str, str]:
         """(as said, as written): a fixed message, or one with a time or a day in it."""
         rng = self.rng
@@ -684,7 +690,7 @@ class Generator:
     def note(self) -> Intent:
         rng = self.rng
         name = self.note_name()
-        folder = rng.choice(FOLDERS) if rng.random() < 0.2 else ""
+        folder = rng.choice(FOLDERS) if rng.random() < 0.3 else ""
         infolder = f" in my {folder} folder" if folder else ""
         where = f"the {folder} folder" if folder else "Notes"
         kind = rng.random()
@@ -695,6 +701,9 @@ class Generator:
                                                      f"start a new note named {name}{infolder} saying {item}",
                                                      f"new note {name}{infolder}: {item}",
                                                      f"make a note in {where} called {name} with {item}",
+                                                     f"make a note called {name}{infolder} saying {item}",
+                                                     f"new note in {where} called {name} that says {item}",
+                                                     f"create a {name} note{infolder} that says {item}",
                                                      f"save {item} in a new note called {name}{infolder}",
                                                      f"write down {item} in a new note {name}{infolder}"]),
                           [Step("create_note", [name, item, folder])])
@@ -730,26 +739,40 @@ class Generator:
     def maps(self) -> Intent:
         rng = self.rng
         place = self.place()
+        if rng.random() < 0.15:  # "the nearest pharmacy": Maps finds the nearest by itself
+            place = rng.choice(["the nearest ", "the closest ", "a "]) + self.place_name(rng.choice(SHOPS))
+        name = self.place_name(place)
         if rng.random() < 0.08:  # a map link sent to someone
             p = self.person()
             return Intent("map", rng.choice([f"text {p} a map link for {place}", f"send {p} a map of {place} by text",
-                                             f"find {place} on the map and text {p} the link"]),
-                          [Step("maps_open_location", [place]), Step("get_phone_number", [p]),
+                                             f"find {place} on the map and text {p} the link",
+                                             f"text {p} where {place} is"]),
+                          [Step("maps_open_location", [name]), Step("get_phone_number", [p]),
                            Step("send_sms", [[Ref(1)], Ref(0, "{}")])])
         if rng.random() < 0.4:
-            return Intent("map", rng.choice([f"show me {place} on the map", f"where is {place}",
-                                             f"show me where {place} is",
+            return Intent("map", rng.choice([f"show me {place} on the map", f"where is {place}", f"where's {place}",
+                                             f"show me where {place} is", f"find {place}",
                                              f"open {place} in maps", f"find {place} on a map"]),
-                          [Step("maps_open_location", [place])])
+                          [Step("maps_open_location", [name])])
         mode_word, mode = rng.choice([("", "d"), ("driving", "d"), ("walking", "w"), ("by transit", "r"),
-                                      ("on foot", "w"), ("by train", "r")])
-        start = self.place() if rng.random() < 0.25 else ""
+                                      ("on foot", "w"), ("by train", "r"), ("by bus", "r"), ("by car", "d")])
+        start = self.place() if rng.random() < 0.3 else ""
         start = "" if start == place else start
-        frm = f" from {start}" if start else ""
         how = f" {mode_word}" if mode_word else ""
-        text = rng.choice([f"directions to {place}{frm}{how}", f"how do I get to {place}{frm}{how}",
-                           f"show me the way to {place}{frm}{how}", f"navigate to {place}{frm}{how}"])
-        steps = [Step("maps_show_directions", [start, place, mode])]
+        if start:  # the start said first or last, the way of travel anywhere
+            text = rng.choice([f"directions to {place} from {start}{how}", f"how do I get to {place} from {start}{how}",
+                               f"directions from {start} to {place}{how}", f"how do I get from {start} to {place}{how}",
+                               f"route from {start} to {place}{how}", f"directions to {place}{how} from {start}",
+                               f"I need to get from {start} to {place}{how}"])
+        else:
+            text = rng.choice([f"directions to {place}{how}", f"how do I get to {place}{how}",
+                               f"show me the way to {place}{how}", f"navigate to {place}{how}",
+                               f"take me to {place}{how}", f"get me directions to {place}{how}"])
+        if mode_word and "directions" in text and rng.random() < 0.3:  # "walking directions to ..."
+            lead = {"by transit": "transit", "on foot": "walking", "by train": "transit", "by bus": "transit",
+                    "by car": "driving"}.get(mode_word, mode_word)
+            text = text.replace(how, "").replace("directions", f"{lead} directions", 1)
+        steps = [Step("maps_show_directions", [self.place_name(start), name, mode])]
         if rng.random() < 0.15:  # the directions' link sent on
             p = self.person()
             text += rng.choice([f" and text the link to {p}", f" and send them to {p} by text"])
@@ -772,7 +795,15 @@ class Generator:
         steps.append(Step("get_zoom_meeting_link", [topic[0].upper() + topic[1:], start, minutes,
                                                     [Ref(i) for i in range(len(guests))]]))
         zoom = len(steps) - 1
-        text = rng.choice([f"set up a {before}zoom {topic}{with_} {w.phrase}{after}",
+        if guests and rng.random() < 0.25:  # no topic said: the title says who it is with, never its length
+            steps[-1].args[0] = f"Zoom meeting with {self.spoken_list(guests)}"
+            text = rng.choice([f"set up a {before}zoom{with_} {w.phrase}{after}",
+                               f"schedule a {before}zoom call{with_} {w.phrase}{after}",
+                               f"make a {before}zoom meeting{with_} {w.phrase}{after}",
+                               f"zoom{with_} {w.phrase}{after}, send the invite"])
+        else:
+            text = ""
+        text = text or rng.choice([f"set up a {before}zoom {topic}{with_} {w.phrase}{after}",
                            f"create a {before}zoom meeting for the {topic}{with_} {w.phrase}{after}",
                            f"make a zoom link for a {before}{topic}{with_} {w.phrase}{after}",
                            f"schedule a {before}zoom call{with_} {w.phrase}{after} about the {topic}"])
@@ -781,8 +812,7 @@ class Generator:
             text += rng.choice([f" and put it on my {cal} calendar", f" and add it to the {cal} calendar"] if cal else
                                [" and put it on my calendar", " and add it to the calendar"])
             end = (w.moment + dt.timedelta(minutes=minutes)).strftime(DATETIME_FORMAT)
-            steps.append(Step("create_calendar_event", [topic[0].upper() + topic[1:], start, end, Ref(zoom), [], "",
-                                                        cal]))
+            steps.append(Step("create_calendar_event", [steps[zoom].args[0], start, end, Ref(zoom), [], "", cal]))
         elif guests and rng.random() < 0.3:
             p = guests[0]
             text += rng.choice([f" and email {p} the link", f" and send {p} the link by email"])
@@ -829,7 +859,7 @@ class Generator:
             steps += [Step("get_phone_number", [p]), Step("send_sms", [[Ref(2)], Ref(1, "{}")])]
         elif then < 0.55:
             name = self.note_name()
-            folder = rng.choice(FOLDERS) if rng.random() < 0.2 else ""
+            folder = rng.choice(FOLDERS) if rng.random() < 0.3 else ""
             infolder = f" in my {folder} folder" if folder else ""
             text = rng.choice([text + rng.choice([f" and save it in a note called {name}{infolder}",
                                                   f" and put the summary in a new note {name}{infolder}"]),

@@ -50,6 +50,26 @@ def test_a_text_alone_is_sent_not_declined(samples) -> None:
         assert [c.tool for c in parse_plan(s.plan)][-2:] == ["send_sms", "join"], s.query
 
 
+def test_maps_is_asked_for_a_places_name_not_the_article_said_before_it(samples) -> None:
+    places = [(s, a) for s in samples for c in parse_plan(s.plan) if c.tool.startswith("maps_")
+              for a in c.args if isinstance(a, str) and len(a) > 1]
+    assert len(places) > 20
+    assert not [a for _, a in places if a.casefold().startswith(("the ", "a ", "nearest "))]
+    # said with one ("the Louvre", "the nearest bakery"), asked without
+    assert any(f"the {a.casefold()}" in s.query.casefold() for s, a in places)
+    # a start said first ("from X to Y") is still the start
+    froms = [(s, c) for s in samples for c in parse_plan(s.plan) if c.tool == "maps_show_directions" and c.args[0]]
+    spans = [(s.query.casefold().find(c.args[0].casefold()), s.query.casefold().find(c.args[1].casefold()))
+             for s, c in froms]
+    assert any(0 <= start < end for start, end in spans)
+
+
+def test_a_zoom_with_no_topic_is_titled_by_who_it_is_with_never_its_length(samples) -> None:
+    zooms = [c for s in samples for c in parse_plan(s.plan) if c.tool == "get_zoom_meeting_link"]
+    assert any(c.args[0].startswith("Zoom meeting with") for c in zooms)
+    assert not [c for c in zooms if "minute" in c.args[0] or "hour" in c.args[0]]
+
+
 def test_the_data_holds_the_kinds_a_user_asks_for(samples) -> None:
     plans = "\n".join(s.plan for s in samples)
     assert any(len(s.intents) == 5 for s in samples)
