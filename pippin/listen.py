@@ -66,9 +66,12 @@ async def listen(frames: AsyncIterator[Frame], voice: Voice, planner: Planner, e
     grammar to the tools retrieval chooses (the static prompt stays, so warming pays).
     `speaker`: say each answer; the wake word stops it (barge-in)."""
     report = ListenReport()
-    t0 = time.perf_counter()
     if voice.wake is not None:
         voice.wake.reset()
+    # The names the user may say: Whisper leans to them (Transcriber.expect_names).
+    contacts = (await asyncio.to_thread(executor.backend.inventory)).get("contacts", [])
+    voice.transcriber.expect_names(contacts if isinstance(contacts, list) else [])
+    t0 = time.perf_counter()
 
     async def execute(rid: str, idx: int, tool: str, args: tuple[Any, ...], deliver: bool) -> Outcome:
         return await asyncio.to_thread(executor.execute, rid, idx, tool, args, deliver=deliver)

@@ -351,6 +351,37 @@ def test_the_wake_phrase_is_taken_off_the_front_of_a_transcript(text: str, wake_
     assert strip_wake_phrase(text, wake_word) == heard
 
 
+@pytest.mark.parametrize("wake_word,text", [("hey_jarvis", "Hey Jarvis,"), ("hey_jarvis_v0.1.tflite", "Hey Jarvis,"),
+                                            ("alexa", "Alexa,"), ("none", "")])
+def test_the_wake_phrase_is_written_as_a_transcript_opens_with_it(wake_word: str, text: str) -> None:
+    from services.listener.listener import wake_phrase_text
+
+    assert wake_phrase_text(wake_word) == text
+
+
+@pytest.mark.slow
+def test_whisper_told_the_audio_opens_with_the_wake_phrase_writes_only_the_request(voice) -> None:
+    pcm = speech.silence(0.3) + speech.say("hey jarvis open my resume", "piper") + speech.silence(0.5)
+    got = voice.transcriber.decode(pcm, said_first="Hey Jarvis,").text
+    assert got.lower().lstrip(" ,.").startswith("open") and "jarvis" not in got.lower(), got
+
+
+def test_the_names_whisper_leans_to_are_the_address_books_in_order_within_a_budget(voice) -> None:
+    t = voice.transcriber
+    try:
+        t.expect_names(["Sid Jha", "Maya Patel", "Sid Jha", " ", "Dr. Hannah Weiss"])
+        assert t.names_expected == ("Sid Jha", "Maya Patel", "Dr. Hannah Weiss")
+        assert t.names_text == "Sid Jha, Maya Patel, Dr. Hannah Weiss."
+        t.expect_names([f"Person Number{i}" for i in range(200)], most_tokens=40)
+        assert 3 < len(t.names_expected) < 20 and t.names_expected[0] == "Person Number0"
+        t.expect_names([])
+        assert t.names_text == "" and t.names_expected == ()
+        pcm = speech.say("remind me tomorrow to pay the rent")
+        assert "pay the rent" in t.decode(pcm).text.lower()  # no names: no previous-text prompt
+    finally:
+        t.expect_names([])
+
+
 # Said in one breath after the wake phrase, as people do; the first word matters most. (Whisper
 # base mishears some such breaths whole: "hey jarvis send Sid a text saying..." came back as
 # "Hey, Jardison City, Texane...": a word error, not a lost word; bench voice_no_pause counts both.)
@@ -372,6 +403,8 @@ def finals_of(pcm: bytes, voice) -> list[str]:
             finals.append(e.text)
 
     voice.wake.reset()
+    # As in the pipeline: Whisper leans to the Mac's contacts (a `listen` run sets them too).
+    voice.transcriber.expect_names(c["name"] for c in json.loads(_world().read_text())["contacts"])
     listener = Listener(voice.settings, voice.transcriber, voice.wake, on_event)
     asyncio.run(listener.run(frames_of(pcm, realtime=False)))
     return finals

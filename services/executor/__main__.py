@@ -78,7 +78,7 @@ class ExecutorService(Service):
             await asyncio.sleep(self.refresh_s)
 
     def on_ready(self, stage: str) -> None:
-        if stage == "planner":
+        if stage in ("planner", "listener"):  # grounding's names; the names Whisper leans to
             spawn(self._publish_inventory())
 
     async def handle(self, request: Request) -> None:

@@ -45,17 +45,38 @@ class ListenerService(Service):
         self.audio: asyncio.Queue[Frame | None] = asyncio.Queue(maxsize=2000)
         self.next_seq = 0
         self.asking = 0  # requests heard and not answered yet: the wake word waits for them
+        self.names: list[str] | None = None  # the Mac's contacts, once known
         self.stats.update({"frames": 0, "frames_dropped": 0, "wakes": 0, "turns": 0})
 
     def load(self) -> None:
+        import json
+
         from services.listener.listener import Voice
 
         self.voice = Voice(self.settings)
+        world = self.config.simulated_world()
+        if self.names is None and world is not None:  # until the executor's inventory comes
+            contacts = json.loads(world.read_text(encoding="utf-8")).get("contacts", [])
+            self.names = [c["name"] for c in contacts if isinstance(c, dict) and isinstance(c.get("name"), str)]
+        self._expect_names()
+
+    def _expect_names(self) -> None:
+        """The address book's names, for Whisper to lean to (Transcriber.expect_names)."""
+        if self.names is not None and hasattr(self, "voice"):
+            self.voice.transcriber.expect_names(self.names)
+            self.stats["names_expected"] = len(self.voice.transcriber.names_expected)
 
     def extra_topics(self) -> tuple[bytes, ...]:
-        return (topic(wire.Audio),) if self.source == "bus" else ()
+        return (topic(wire.MacInventory), topic(wire.Audio)) if self.source == "bus" else (topic(wire.MacInventory),)
 
     def on_bus(self, msg: Message) -> None:
+        if wire.MacInventory.is_type(msg.type):
+            names = wire.MacInventory.from_event(msg).contacts
+            if not all(isinstance(n, str) for n in names):
+                raise ValueError("inventory: contacts must be names (text)")
+            self.names = list(names)
+            self._expect_names()
+            return
         if not wire.Audio.is_type(msg.type):
             return
         audio = wire.Audio.from_event(msg)

