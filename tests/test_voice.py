@@ -423,8 +423,13 @@ def test_the_first_word_after_the_wake_phrase_is_kept_with_no_pause(voice, said:
 def test_a_request_after_a_pause_is_heard_whole_and_without_the_wake_phrase(voice) -> None:
     pcm = speech.utterance(0.5, "hey jarvis", 0.6, "show me the golden gate bridge on the map", 1.0, voice="piper")
     finals = finals_of(pcm, voice)
-    # Piper's voice varies from run to run, and Whisper base with it ("golden gank bridge").
-    assert len(finals) == 1 and finals[0].lower().startswith("show me the golden"), finals
+    assert len(finals) == 1, finals
+    words = finals[0].lower().replace(",", "").rstrip(".").split()
+    # Whole: a word before "me the golden gate...". Which word Whisper base writes for "show"
+    # after a pause has differed with what it decoded before in the process ("tell"): how
+    # often the first word is right is the bench's figure (voice_no_pause), not this test's.
+    assert words[-8:] == ["me", "the", "golden", "gate", "bridge", "on", "the", "map"] and len(words) == 9, finals
+    assert not {"hey", "jarvis"} & set(words), finals
 
 
 @pytest.mark.slow

@@ -42,17 +42,21 @@ def piper_model() -> Path:
 
 
 class PiperSynth:
-    """Text to a WAV (bytes) with Piper; the voice loads once."""
+    """Text to a WAV (bytes) with Piper; the voice loads once.
 
-    def __init__(self, model: Path | None = None) -> None:
-        from piper import PiperVoice
+    `steady`: the same text gives the same audio every time (Piper's noise off), for tests
+    and benchmarks; by default each saying varies a little, as a voice does."""
+
+    def __init__(self, model: Path | None = None, steady: bool = False) -> None:
+        from piper import PiperVoice, SynthesisConfig
 
         self._voice: Any = PiperVoice.load(str(model or piper_model()))
+        self._config = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0) if steady else None
 
     def wav(self, text: str) -> bytes:
         buf = io.BytesIO()
         with wave.open(buf, "wb") as w:
-            self._voice.synthesize_wav(text, w)
+            self._voice.synthesize_wav(text, w, syn_config=self._config)
         return buf.getvalue()
 
 
