@@ -443,6 +443,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("blend-adapters")
+def cmd_blend_adapters(args: argparse.Namespace) -> int:
+    from pippin.train import blend_lora_gguf
+
+    weights = args.weights or [1 / len(args.adapters)] * len(args.adapters)
+    print(json.dumps(blend_lora_gguf([Path(a) for a in args.adapters], weights, Path(args.out)), indent=1))
+    return 0
+
+
 @command("up")
 def cmd_up(args: argparse.Namespace) -> int:
     from pippin.client import status_table, up
@@ -640,6 +649,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "learning curve's snapshots count from there)")
     tn.add_argument("--snapshots", default="", help="export an adapter to OUT/curve/N after N samples seen, "
                     "for the learning curve (comma-separated, e.g. 1000,2000,4000)")
+
+    bl = sub.add_parser("blend-adapters", help="one adapter that changes the model by the weighted sum of "
+                        "several adapters' changes (e.g. an adapter and the one trained on from it)")
+    bl.add_argument("adapters", nargs="+", help="adapter GGUFs from pippin train (same base, layers, rank, alpha)")
+    bl.add_argument("--weights", type=float, nargs="+", help="one per adapter (default: equal, summing to 1)")
+    bl.add_argument("--out", required=True)
 
     u = sub.add_parser("up", help="start the pipeline under supervisord and wait until every stage is ready")
     u.add_argument("--timeout", type=float, default=600)

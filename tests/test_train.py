@@ -22,7 +22,7 @@ def short_prompt(sample: dict) -> str:
 def test_lora_trains_exports_and_runs_on_llama_cpp(tmp_path) -> None:
     from llama_cpp import Llama
 
-    from pippin.train import TrainSettings, train
+    from pippin.train import TrainSettings, blend_lora_gguf, train
     from shared.runtime import models
 
     data = tmp_path / "data.jsonl"
@@ -44,6 +44,11 @@ def test_lora_trains_exports_and_runs_on_llama_cpp(tmp_path) -> None:
     base, tuned = complete(None), complete(str(adapter))
     assert tuned == SAMPLE["plan"], tuned
     assert base != SAMPLE["plan"]
+    # llama.cpp takes a blend too (twice the rank, alpha grown with it): half and half of one
+    # adapter is that adapter.
+    blended = tmp_path / "blended.gguf"
+    blend_lora_gguf([adapter, adapter], [0.5, 0.5], blended)
+    assert complete(str(blended)) == SAMPLE["plan"]
 
 
 def test_a_shipped_adapter_is_checked_before_use(tmp_path, monkeypatch) -> None:
@@ -222,3 +227,70 @@ def test_a_run_can_start_from_an_adapter_gguf_and_gets_its_weights_back(tmp_path
         scale = float(first[key].abs().max()) or 1.0
         assert float((first[key] - second[key]).abs().max()) <= 2e-3 * scale, key
         assert float(second[key].abs().max()) > 0, key
+
+
+def write_adapter(path, tensors: dict, alpha: float) -> None:
+    import gguf
+    import numpy as np
+
+    writer = gguf.GGUFWriter(str(path), "qwen2")
+    writer.add_string("general.type", "adapter")
+    writer.add_float32("adapter.lora.alpha", alpha)
+    for name, value in tensors.items():
+        writer.add_tensor(name, np.ascontiguousarray(value, dtype=np.float16))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+def read_adapter(path) -> tuple[dict, float]:
+    import gguf
+    import numpy as np
+
+    reader = gguf.GGUFReader(str(path))
+    alpha = float(reader.fields["adapter.lora.alpha"].parts[-1][0])
+    return {t.name: np.array(t.data, dtype=np.float32) for t in reader.tensors}, alpha
+
+
+def test_a_blend_changes_each_weight_by_the_weighted_sum_of_the_adapters_changes(tmp_path) -> None:
+    import numpy as np
+
+    from pippin.train import blend_lora_gguf
+
+    rng = np.random.default_rng(0)
+    names = ["blk.12.attn_q.weight", "blk.12.ffn_up.weight"]
+    adapters = []
+    for i in range(2):
+        tensors = {}
+        for name in names:
+            tensors[f"{name}.lora_a"] = rng.normal(size=(4, 8)).astype(np.float16)
+            tensors[f"{name}.lora_b"] = rng.normal(size=(6, 4)).astype(np.float16)
+        write_adapter(tmp_path / f"{i}.gguf", tensors, alpha=8.0)
+        adapters.append(tensors)
+    summary = blend_lora_gguf([tmp_path / "0.gguf", tmp_path / "1.gguf"], [0.3, 0.7], tmp_path / "blend.gguf")
+    assert summary["rank"] == 8 and summary["alpha"] == 16.0
+    blended, alpha = read_adapter(tmp_path / "blend.gguf")
+
+    def change(t: dict, name: str, alpha: float) -> np.ndarray:  # what llama.cpp adds to the weight
+        a, b = t[f"{name}.lora_a"].astype(np.float32), t[f"{name}.lora_b"].astype(np.float32)
+        return alpha / a.shape[0] * b @ a
+
+    for name in names:
+        want = 0.3 * change(adapters[0], name, 8.0) + 0.7 * change(adapters[1], name, 8.0)
+        assert np.allclose(change(blended, name, alpha), want, atol=2e-2), name
+
+
+def test_adapters_of_other_layers_or_scales_are_not_blended(tmp_path) -> None:
+    import numpy as np
+
+    from pippin.train import blend_lora_gguf
+
+    a, b = np.ones((4, 8)), np.ones((6, 4))
+    write_adapter(tmp_path / "base.gguf", {"blk.12.attn_q.weight.lora_a": a, "blk.12.attn_q.weight.lora_b": b}, 8.0)
+    write_adapter(tmp_path / "layer.gguf", {"blk.0.attn_q.weight.lora_a": a, "blk.0.attn_q.weight.lora_b": b}, 8.0)
+    write_adapter(tmp_path / "scale.gguf", {"blk.12.attn_q.weight.lora_a": a, "blk.12.attn_q.weight.lora_b": b}, 16.0)
+    with pytest.raises(ValueError, match="other weights"):
+        blend_lora_gguf([tmp_path / "base.gguf", tmp_path / "layer.gguf"], [0.5, 0.5], tmp_path / "out.gguf")
+    with pytest.raises(ValueError, match="alpha / rank differ"):
+        blend_lora_gguf([tmp_path / "base.gguf", tmp_path / "scale.gguf"], [0.5, 0.5], tmp_path / "out.gguf")
