@@ -439,13 +439,12 @@ def export_lora_gguf(model: Any, base_gguf: Path, out: Path, alpha: float) -> No
     writer.close()
 
 
-
 def blend_lora_gguf(adapters: list[Path], weights: list[float], out: Path) -> dict[str, Any]:
     """One adapter whose change to each weight is the weighted sum of the adapters' changes
     (sum of w_i * B_i A_i): their A's stacked and their B's side by side, each B scaled by its
     weight, so the rank adds up and alpha grows with it (llama.cpp scales by alpha / rank).
     Why: an adapter trained on with new data loses some of what it knew; the average of the
-    two (weight-space ensembling, as in WiSE-FT) often keeps both. Exact, no retraining."""
+    two (weight-space ensembling, as in WiSE-FT) often keeps both. Exact up to F16; no retraining."""
     import gguf
     import numpy as np
 
