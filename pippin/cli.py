@@ -448,13 +448,9 @@ def cmd_blend_adapters(args: argparse.Namespace) -> int:
     from pippin.train import blend_lora_gguf
 
     weights = args.weights or [1 / len(args.adapters)] * len(args.adapters)
-    missing = [a for a in args.adapters if not Path(a).is_file()]
-    if missing:
-        print(f"pippin blend-adapters: no such adapter file: {', '.join(missing)}", file=sys.stderr)
-        return 2
     try:
         summary = blend_lora_gguf([Path(a) for a in args.adapters], weights, Path(args.out))
-    except ValueError as e:
+    except (OSError, ValueError) as e:  # a missing file, or adapters that cannot be blended
         print(f"pippin blend-adapters: {e}", file=sys.stderr)
         return 2
     print(json.dumps(summary, indent=1))

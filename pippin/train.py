@@ -24,7 +24,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -387,15 +387,44 @@ def _llama_unpermute(w: Any, n_head: int) -> Any:
     return w.reshape(n_head, w.shape[0] // n_head // 2, 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
 
+def read_lora_gguf(adapter: Path) -> tuple[str, float, dict[str, Any]]:
+    """A llama.cpp adapter GGUF's architecture, alpha and tensors (name -> float32 array)."""
+    import gguf
+    import numpy as np
+
+    reader = gguf.GGUFReader(str(adapter))
+    for name in ("general.architecture", "adapter.lora.alpha"):
+        if name not in reader.fields:
+            raise ValueError(f"{adapter} has no {name}: not a LoRA adapter GGUF")
+    arch = bytes(reader.fields["general.architecture"].parts[-1]).decode()
+    alpha = float(reader.fields["adapter.lora.alpha"].parts[-1][0])
+    return arch, alpha, {t.name: np.array(t.data, dtype=np.float32) for t in reader.tensors}
+
+
+def write_lora_gguf(out: Path, arch: str, alpha: float, tensors: Iterable[tuple[str, Any]]) -> None:
+    """A llama.cpp adapter GGUF of these "<gguf name>.lora_a" / ".lora_b" tensors, written F16
+    (as llama.cpp's own converter writes them: half the size of F32, the same plans)."""
+    import gguf
+    import numpy as np
+
+    writer = gguf.GGUFWriter(str(out), arch)
+    writer.add_string("general.type", "adapter")
+    writer.add_string("adapter.type", "lora")
+    writer.add_float32("adapter.lora.alpha", float(alpha))
+    for name, value in tensors:
+        writer.add_tensor(name, np.ascontiguousarray(value, dtype=np.float16))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
 def load_lora_gguf(model: Any, adapter: Path, base_gguf: Path) -> dict[str, Any]:
     """The peft state (lora_A and lora_B of every adapted weight) held in a llama.cpp adapter
     GGUF written by export_lora_gguf, for a model with the same LoRA layout."""
-    import gguf
-    import numpy as np
     import torch
 
-    reader = gguf.GGUFReader(str(adapter))
-    tensors = {t.name: np.array(t.data, dtype=np.float32) for t in reader.tensors}
+    tensors = read_lora_gguf(adapter)[2]
     arch, names, n_head, n_head_kv = _gguf_lora_names(model, base_gguf)
     state: dict[str, Any] = {}
     for key, gguf_name in names.items():
@@ -414,29 +443,20 @@ def load_lora_gguf(model: Any, adapter: Path, base_gguf: Path) -> dict[str, Any]
 
 def export_lora_gguf(model: Any, base_gguf: Path, out: Path, alpha: float) -> None:
     """Write the LoRA as a llama.cpp adapter GGUF: for each adapted weight W (out x in),
-    "<gguf name>.lora_a" (rank x in) and ".lora_b" (out x rank), F16 (as llama.cpp's own
-    converter writes them: half the size of F32, the same plans)."""
-    import gguf
-    import numpy as np
-
+    "<gguf name>.lora_a" (rank x in) and ".lora_b" (out x rank)."""
     arch, names, n_head, n_head_kv = _gguf_lora_names(model, base_gguf)
-    writer = gguf.GGUFWriter(str(out), arch)
-    writer.add_string("general.type", "adapter")
-    writer.add_string("adapter.type", "lora")
-    writer.add_float32("adapter.lora.alpha", float(alpha))
     state = model.state_dict()
-    for key, gguf_name in names.items():
-        a, b = state[key], state[key.replace(".lora_A.", ".lora_B.")]
-        a_np = a.detach().float().cpu().numpy()
-        b_np = b.detach().float().cpu().numpy()
-        if arch == "llama" and (".q_proj." in key or ".k_proj." in key):
-            b_np = _llama_permute(b_np, n_head if ".q_proj." in key else n_head_kv)
-        writer.add_tensor(f"{gguf_name}.lora_a", np.ascontiguousarray(a_np, dtype=np.float16))
-        writer.add_tensor(f"{gguf_name}.lora_b", np.ascontiguousarray(b_np, dtype=np.float16))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+
+    def tensors() -> Iterator[tuple[str, Any]]:
+        for key, gguf_name in names.items():
+            a = state[key].detach().float().cpu().numpy()
+            b = state[key.replace(".lora_A.", ".lora_B.")].detach().float().cpu().numpy()
+            if arch == "llama" and (".q_proj." in key or ".k_proj." in key):
+                b = _llama_permute(b, n_head if ".q_proj." in key else n_head_kv)
+            yield f"{gguf_name}.lora_a", a
+            yield f"{gguf_name}.lora_b", b
+
+    write_lora_gguf(out, arch, alpha, tensors())
 
 
 def blend_lora_gguf(adapters: list[Path], weights: list[float], out: Path) -> dict[str, Any]:
@@ -445,47 +465,29 @@ def blend_lora_gguf(adapters: list[Path], weights: list[float], out: Path) -> di
     weight, so the rank adds up and alpha grows with it (llama.cpp scales by alpha / rank).
     Why: an adapter trained on with new data loses some of what it knew; the average of the
     two (weight-space ensembling, as in WiSE-FT) often keeps both. Exact up to F16; no retraining."""
-    import gguf
     import numpy as np
 
     if len(adapters) != len(weights) or len(adapters) < 2:
         raise ValueError("give two or more adapters and one weight for each")
-    readers = [gguf.GGUFReader(str(p)) for p in adapters]
-
-    def field(reader: Any, name: str) -> Any:
-        if name not in reader.fields:
-            raise ValueError(f"{name} missing: not a LoRA adapter GGUF")
-        part = reader.fields[name].parts[-1]
-        return bytes(part).decode() if name == "general.architecture" else float(part[0])
-
-    arch = field(readers[0], "general.architecture")
-    tensors = [{t.name: np.array(t.data, dtype=np.float32) for t in r.tensors} for r in readers]
-    names = sorted(tensors[0])
-    for path, reader, held in zip(adapters, readers, tensors, strict=True):
-        if field(reader, "general.architecture") != arch or sorted(held) != names:
+    read = [read_lora_gguf(p) for p in adapters]
+    arch, _, first = read[0]
+    names = sorted(first)
+    for path, (other_arch, _, held) in zip(adapters, read, strict=True):
+        if other_arch != arch or sorted(held) != names:
             raise ValueError(f"{path} adapts other weights than {adapters[0]}: blend adapters of one base, "
                              "trained with the same --layers-from")
-    ranks = [held[names[0]].shape[0] for held in tensors]
-    scales = [field(r, "adapter.lora.alpha") / rank for r, rank in zip(readers, ranks, strict=True)]
+    ranks = [held[names[0]].shape[0] for _, _, held in read]
+    scales = [alpha / rank for (_, alpha, _), rank in zip(read, ranks, strict=True)]
     if any(abs(s - scales[0]) > 1e-6 for s in scales):
         raise ValueError(f"the adapters' alpha / rank differ ({scales}): blend adapters trained with the same "
                          "--rank and --alpha")
-    writer = gguf.GGUFWriter(str(out), arch)
-    writer.add_string("general.type", "adapter")
-    writer.add_string("adapter.type", "lora")
-    rank = 0
-    for name in names:
+    rank = sum(ranks)
+
+    def blended(name: str) -> Any:
         if name.endswith(".lora_a"):
-            a = np.concatenate([held[name] for held in tensors], axis=0)
-            rank = a.shape[0]
-            writer.add_tensor(name, np.ascontiguousarray(a, dtype=np.float16))
-        else:
-            b = np.concatenate([w * held[name] for w, held in zip(weights, tensors, strict=True)], axis=1)
-            writer.add_tensor(name, np.ascontiguousarray(b, dtype=np.float16))
-    writer.add_float32("adapter.lora.alpha", float(scales[0] * rank))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+            return np.concatenate([held[name] for _, _, held in read], axis=0)
+        return np.concatenate([w * held[name] for w, (_, _, held) in zip(weights, read, strict=True)], axis=1)
+
+    write_lora_gguf(out, arch, scales[0] * rank, ((name, blended(name)) for name in names))
     return {"adapters": [str(p) for p in adapters], "weights": list(weights), "rank": rank,
             "alpha": scales[0] * rank, "out": str(out), "adapter_sha256": models.sha256_of(out)}

@@ -230,27 +230,16 @@ def test_a_run_can_start_from_an_adapter_gguf_and_gets_its_weights_back(tmp_path
 
 
 def write_adapter(path, tensors: dict, alpha: float) -> None:
-    import gguf
-    import numpy as np
+    from pippin.train import write_lora_gguf
 
-    writer = gguf.GGUFWriter(str(path), "qwen2")
-    writer.add_string("general.type", "adapter")
-    writer.add_float32("adapter.lora.alpha", alpha)
-    for name, value in tensors.items():
-        writer.add_tensor(name, np.ascontiguousarray(value, dtype=np.float16))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    write_lora_gguf(path, "qwen2", alpha, tensors.items())
 
 
 def read_adapter(path) -> tuple[dict, float]:
-    import gguf
-    import numpy as np
+    from pippin.train import read_lora_gguf
 
-    reader = gguf.GGUFReader(str(path))
-    alpha = float(reader.fields["adapter.lora.alpha"].parts[-1][0])
-    return {t.name: np.array(t.data, dtype=np.float32) for t in reader.tensors}, alpha
+    _, alpha, tensors = read_lora_gguf(path)
+    return tensors, alpha
 
 
 def test_a_blend_changes_each_weight_by_the_weighted_sum_of_the_adapters_changes(tmp_path) -> None:
