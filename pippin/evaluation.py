@@ -5,7 +5,10 @@
 - effect success: both plans run on fresh simulated Macs, and the structured effects
   (recipients, times, lists, folders, attachments, places) are equal as multisets;
 - parse failures: plans that do not parse or validate;
-- tool recall: the share of the reference's tools that the generated plan uses."""
+- tool recall: the share of the reference's tools that the generated plan uses;
+- wrong fields: where effects differ, each of the plan's effects paired with the reference's
+  of the same kind that it most resembles, and the fields that differ named (`event.end`);
+  the grounded ones (times, durations, calendars, lists, folders, all-day) counted apart."""
 
 from __future__ import annotations
 
@@ -66,6 +69,31 @@ def run_on_fresh_mac(calls: list[Call], world: Path | dict[str, Any]) -> tuple[C
     return effects, errors
 
 
+# The fields grounding decides (issue 22's bar: wrong in at most 3% of plans).
+GROUNDED_FIELDS = frozenset({
+    "event.start", "event.end", "event.calendar", "reminder.due", "reminder.all_day", "reminder.list",
+    "zoom.start", "zoom.duration", "note_create.folder",
+})
+
+
+def wrong_fields(want: Counter[str], got: Counter[str]) -> list[str]:
+    """The fields that differ between two runs' effects (as `run_on_fresh_mac` counts them):
+    every effect only one side has is paired with the other side's effect of the same kind
+    that shares the most field values, and each differing field named `kind.field`.
+    Effects left without a partner (a call missing or extra) name no field."""
+    only_want = [json.loads(e) for e in (want - got).elements()]
+    only_got = [json.loads(e) for e in (got - want).elements()]
+    out: list[str] = []
+    for kind, fields in only_got:
+        same_kind = [w for w in only_want if w[0] == kind]
+        if not same_kind:
+            continue
+        best = max(same_kind, key=lambda w: sum(w[1].get(k) == v for k, v in fields.items()))
+        only_want.remove(best)
+        out += sorted(f"{kind}.{k}" for k in fields.keys() | best[1].keys() if fields.get(k) != best[1].get(k))
+    return out
+
+
 def world_at(world: Path, now: str | None) -> dict[str, Any]:
     w = json.loads(Path(world).read_text(encoding="utf-8"))
     if now:
@@ -88,6 +116,7 @@ class CaseResult:
     exec_errors: list[str] = field(default_factory=list)
     prompt_tokens: int | None = None  # what the LLM planner's prompt came to
     retrieval_ms: float | None = None
+    wrong_fields: list[str] = field(default_factory=list)  # see wrong_fields()
 
 
 # A request's text -> (tools, examples) for the planner: tool retrieval, when evaluated with it.
@@ -115,16 +144,18 @@ def evaluate_case(planner: Planner, case: Case, world: Path, retrieve: RetrieveF
     recall = len(ref_tools & gen_tools) / len(ref_tools) if ref_tools else None
     graph_ok = effect_ok = False
     exec_errors: list[str] = []
+    fields: list[str] = []
     if gen.ok and not planner_error:
         graph_ok = same_graph(gen.calls, ref.calls)
         want, _ = run_on_fresh_mac(ref.calls, w)
         got, exec_errors = run_on_fresh_mac(gen.calls, w)
         effect_ok = want == got
+        fields = [] if effect_ok else wrong_fields(want, got)
     stats = getattr(planner, "last", None)
     return CaseResult(case.id, case.query, case.tags, text, gen.ok and not planner_error,
                       graph_ok, effect_ok, recall, seconds, errors, exec_errors,
                       getattr(stats, "prompt_tokens", None),
-                      round(retrieval_s * 1000, 2) if retrieval_s is not None else None)
+                      round(retrieval_s * 1000, 2) if retrieval_s is not None else None, fields)
 
 
 def _share(xs: list[bool]) -> float:
@@ -149,6 +180,9 @@ def summarize(results: list[CaseResult], planner_name: str) -> dict[str, Any]:
         "seconds_p90": round(secs[min(len(secs) - 1, int(0.9 * len(secs)))], 4) if secs else None,
         "prompt_tokens_mean": round(statistics.fmean(tokens), 1) if (tokens := [
             r.prompt_tokens for r in results if r.prompt_tokens is not None]) else None,
+        "fields_wrong": dict(Counter(f for r in results for f in r.wrong_fields).most_common()),
+        "plans_with_grounded_fields_wrong": _share([bool(GROUNDED_FIELDS.intersection(r.wrong_fields))
+                                                    for r in results]),
         "by_tag": {
             t: {"n": len(rs), "graph_success": _share([r.graph_ok for r in rs]),
                 "effect_success": _share([r.effect_ok for r in rs])}
@@ -178,6 +212,8 @@ def report_table(summary: dict[str, Any]) -> str:
         else "  tool recall     n/a",
         f"  seconds/plan    median {summary['seconds_median']}, p90 {summary['seconds_p90']}",
         f"  prompt tokens   mean {summary['prompt_tokens_mean']}",
+        f"  grounded fields wrong in {summary['plans_with_grounded_fields_wrong']:.1%} of plans; "
+        f"fields wrong: {', '.join(f'{k} {n}' for k, n in summary['fields_wrong'].items()) or 'none'}",
         "  by tag:",
     ]
     for tag, s in summary["by_tag"].items():

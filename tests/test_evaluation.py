@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from pippin.evaluation import evaluate, evaluate_case, same_graph
+from pippin.evaluation import evaluate, evaluate_case, same_graph, summarize
 from services.planner.reference import ReferencePlanner
 from shared import paths
 from shared.cases import Case
@@ -74,6 +74,23 @@ def test_wrong_event_time_and_calendar(world_path) -> None:
         assert r.graph_ok and not r.effect_ok
     r = evaluate_case(FixedPlanner(ref.replace('"", "")', '"", "Work")')), case, world_path)
     assert r.graph_ok and not r.effect_ok
+
+
+def test_wrong_fields_name_what_differs_and_count_the_grounded_ones(world_path) -> None:
+    ref = ('1. create_calendar_event("Deep work", "2026-11-24 14:00:00", "2026-11-24 16:00:00", "", [], "", "")'
+           '\n2. create_reminder("Stretch", "2026-11-24 09:00:00", "", "", 0, False)\n3. join()')
+    case = Case("t2", "block 2 to 4 tomorrow and remind me at 9 to stretch", ref)
+    wrong = (ref.replace("16:00:00", "15:00:00").replace('"", "")', '"", "Work")')
+             .replace('"", 0, False', '"", 1, False'))
+    r = evaluate_case(FixedPlanner(wrong), case, world_path)
+    assert r.graph_ok and not r.effect_ok
+    assert sorted(r.wrong_fields) == ["event.calendar", "event.end", "reminder.priority"]
+    missing = evaluate_case(FixedPlanner(ref.split("\n2.")[0] + "\n2. join()"), case, world_path)
+    assert not missing.effect_ok and missing.wrong_fields == []  # a call left out names no field
+    priority_only = evaluate_case(FixedPlanner(ref.replace('"", 0, False', '"", 1, False')), case, world_path)
+    summary = summarize([r, missing, priority_only, evaluate_case(FixedPlanner(ref), case, world_path)], "fixed")
+    assert summary["plans_with_grounded_fields_wrong"] == 0.25  # priority is not grounded
+    assert summary["fields_wrong"] == {"reminder.priority": 2, "event.calendar": 1, "event.end": 1}
 
 
 def test_graph_isomorphism_uses_edges() -> None:
