@@ -28,6 +28,10 @@ TORCH_VERSION=2.13.0
 # machine never hands it a build it cannot run. PIPPIN_LLAMA_BUILD=portable: the x86-64-v3
 # build (AVX2 only) instead, the baseline `python -m bench.run llama_build` compares with.
 # Apple silicon: llama.cpp's defaults (NEON, Metal) are right, one build for all.
+# Every build is without llamafile's sgemm (-DGGML_LLAMAFILE=OFF): its batches give other
+# logits than single steps, so jump-forward would write other plans than step-by-step
+# decoding (shared/runtime/models.py, load_llama). PIPPIN_LLAMA_BUILD=native-llamafile: the
+# native build with it, as it was until 2026-12-05, for the same bench.
 cpu_features() {
   local flags=""
   if [ -r /proc/cpuinfo ]; then
@@ -45,14 +49,17 @@ cpu_features() {
 }
 LLAMA_BUILD=${PIPPIN_LLAMA_BUILD:-native}
 if [ "$(uname -m)" = "x86_64" ] && [ "$LLAMA_BUILD" = "portable" ]; then
-  LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
-  LLAMA_KEY="x86_64-portable"
-elif [ "$(uname -m)" = "x86_64" ]; then
+  LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_LLAMAFILE=OFF"
+  LLAMA_KEY="x86_64-portable-nollamafile"
+elif [ "$(uname -m)" = "x86_64" ] && [ "$LLAMA_BUILD" = "native-llamafile" ]; then
   LLAMA_CMAKE_ARGS="-DGGML_NATIVE=ON"
   LLAMA_KEY="x86_64-native$(cpu_features)"
+elif [ "$(uname -m)" = "x86_64" ]; then
+  LLAMA_CMAKE_ARGS="-DGGML_NATIVE=ON -DGGML_LLAMAFILE=OFF"
+  LLAMA_KEY="x86_64-native-nollamafile$(cpu_features)"
 else
-  LLAMA_CMAKE_ARGS=""
-  LLAMA_KEY="$(uname -s)-$(uname -m)"
+  LLAMA_CMAKE_ARGS="-DGGML_LLAMAFILE=OFF"
+  LLAMA_KEY="$(uname -s)-$(uname -m)-nollamafile"
 fi
 LLAMA_WHEELS="$CACHE/wheels/llama-$LLAMA_KEY"
 CORES=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)

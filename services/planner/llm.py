@@ -56,6 +56,9 @@ class PlannerSettings:
     # Ours only: the tokens the grammar forces evaluated in one batch (llguidance), not one
     # step each; off: llama.cpp's grammar sampler checks the model's choices (the baseline).
     jump_forward: bool = True
+    # Kernels whose logits do not depend on the batch's size (shared.runtime.models.load_llama),
+    # so that jump-forward's batches write the plan step-by-step decoding writes.
+    batch_invariant: bool = True
     # Grounding (services.planner.grounding): times, priority and the Mac's names resolved by
     # code; the grammar then allows those arguments only from what was resolved. `inventory`:
     # the Mac's calendars, lists, folders, notes and contacts (None: unknown, those stay free).
@@ -98,6 +101,7 @@ class PlanStats:
     draft_tokens: int = 0  # proposed by prompt lookup (PlannerSettings.draft_tokens)
     draft_accepted: int = 0
     forced_tokens: int = 0  # of generated_tokens, forced by the grammar (jump-forward)
+    forced_refused: int = 0  # forced tokens the model would have cut otherwise (dropped, its own taken)
     # Where the time went (our decoder): grounding, prompt evaluation, the model's steps, the grammar.
     grounding_s: float = 0.0
     prompt_s: float = 0.0
@@ -118,7 +122,7 @@ class LlmPlanner:
     name = "llm"
 
     def __init__(self, settings: PlannerSettings | None = None) -> None:
-        from llama_cpp import Llama, LlamaGrammar
+        from llama_cpp import LlamaGrammar
 
         models.quiet_llama()
         self.settings = s = settings or PlannerSettings()
@@ -134,8 +138,11 @@ class LlmPlanner:
             s.prompt_style = models.adapter_prompt_style(Path(s.lora_path)) if s.lora_path else "full"
         if s.prompt_style not in PROMPT_STYLES:
             raise ValueError(f"unknown prompt style {s.prompt_style!r}; choose one of {PROMPT_STYLES}")
-        self._llm = Llama(model_path=str(self.model_path), n_ctx=s.n_ctx, n_threads=s.n_threads,
-                          n_batch=512, lora_path=s.lora_path or None, verbose=False, seed=0)
+        self._llm = models.load_llama(self.model_path, batch_invariant=s.batch_invariant, n_ctx=s.n_ctx,
+                                      n_threads=s.n_threads, n_batch=512, lora_path=s.lora_path or None,
+                                      verbose=False, seed=0)
+        # True only where the build is without llamafile's sgemm too (scripts/setup.sh).
+        self.batch_invariant = s.batch_invariant and not models.llamafile_in_build()
         self._grammar_cls = LlamaGrammar
         self._decoder = PlanDecoder(self._llm, draft_max=s.draft_tokens, jump_forward=s.jump_forward)
         self._grammars: dict[tuple[str, ...], Any] = {}
@@ -307,6 +314,7 @@ class LlmPlanner:
             stats.generated_tokens = self._decoder.last.generated
             d = self._decoder.last
             stats.draft_tokens, stats.draft_accepted, stats.forced_tokens = d.drafted, d.accepted, d.forced
+            stats.forced_refused = d.refused
             stats.prompt_s, stats.decode_s, stats.grammar_s = d.prompt_s, d.decode_s, d.grammar_s
         self.last = stats
 

@@ -12,9 +12,11 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from shared import paths
 from shared.paths import CACHE_DIR
@@ -97,6 +99,49 @@ def quiet_llama() -> None:
 
     llama_cpp.llama_log_set(drop, ctypes.c_void_p(0))
     _LLAMA_LOG = drop
+
+
+# Batch-invariant logits: a token's logits the same whether it is evaluated alone or in a batch
+# (measured: up to 0.7 apart otherwise, enough to flip a near-tie). The kernels that differ
+# with the batch's size: llamafile's sgemm (batches of 2 or more; only a build with
+# -DGGML_LLAMAFILE=OFF is without it, see scripts/setup.sh), the repacked weights' gemm (4 or
+# more rows: `use_extra_bufts`) and the tiled K-quant matmul (8 or more: GGML_CPU_TILED_MM).
+_MODEL_PARAMS_LOCK = threading.Lock()
+
+
+def llamafile_in_build() -> bool:
+    """Whether the installed llama.cpp uses llamafile's sgemm for batches."""
+    import llama_cpp
+
+    return "LLAMAFILE = 1" in llama_cpp.llama_print_system_info().decode()
+
+
+def load_llama(model_path: Path, *, batch_invariant: bool, **kwargs: Any) -> Any:
+    """A `llama_cpp.Llama`; with `batch_invariant`, on the kernels whose results do not
+    depend on the batch's size (the build must also be without llamafile: see
+    `llamafile_in_build`). The tiled matmul's switch is read once per process, so it is set
+    before the first model of the process runs."""
+    import llama_cpp.llama_cpp as lib
+    from llama_cpp import Llama
+
+    if not batch_invariant:
+        return Llama(model_path=str(model_path), **kwargs)
+    os.environ.setdefault("GGML_CPU_TILED_MM", "0")
+    # llama-cpp-python has no argument for use_extra_bufts: its default params are swapped
+    # for the length of the load (under a lock, so no other load sees them).
+    with _MODEL_PARAMS_LOCK:
+        defaults = lib.llama_model_default_params
+
+        def without_repack() -> Any:
+            params = defaults()
+            params.use_extra_bufts = False
+            return params
+
+        lib.llama_model_default_params = without_repack
+        try:
+            return Llama(model_path=str(model_path), **kwargs)
+        finally:
+            lib.llama_model_default_params = defaults
 
 
 def sha256_of(path: Path) -> str:
