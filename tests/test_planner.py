@@ -172,17 +172,17 @@ def test_our_decoder_writes_the_plans_llama_cpp_python_writes(tiny) -> None:
 
 
 @pytest.mark.llm
-def test_jump_forward_writes_valid_plans_in_fewer_model_steps_and_keeps_the_context_true(tiny) -> None:
+def test_jump_forward_writes_the_step_by_step_plans_in_fewer_model_steps_and_keeps_the_context_true(tiny) -> None:
     """The tokens the grammar forces (llguidance) go into the context in one batch with the
-    token before them: valid plans with fewer model evaluations than one decode step a token
-    under llama.cpp's grammar sampler; the context holds the prompt and the plan (its last
-    token needs no evaluation: after join() only the end is left). Not always the same plan:
-    logits computed in a batch differ in the last bits, and llguidance's tokenization of a
-    forced string is now and then not the model's own; either flips this tiny model's
-    near-ties (the Qwen planner: 212 of 224 eval plans the same, `python -m bench.run
-    jump_forward`)."""
+    token before them, checked against the model's own choice at every position of the
+    batch: the same plans, token for token, as one decode step a token under llama.cpp's
+    grammar sampler, in fewer model evaluations. The context holds the prompt and the plan
+    (its last token needs no evaluation: after join() only the end is left). Exact because
+    the build and the kernels give a token the same logits in a batch as alone
+    (shared.runtime.models.load_llama)."""
     from services.planner.llm import LlmPlanner, PlannerSettings
 
+    assert tiny.batch_invariant, "this llama.cpp has llamafile's sgemm: run `make setup` for the build without it"
     stepwise = LlmPlanner(PlannerSettings(model="smollm2-135m", n_ctx=4096, max_tokens=160, max_calls=6,
                                           jump_forward=False))
     forced = 0
@@ -190,10 +190,9 @@ def test_jump_forward_writes_valid_plans_in_fewer_model_steps_and_keeps_the_cont
         jumped = "".join(tiny.stream(PlanRequest(q, NOW)))
         stats, steps = tiny.last, tiny._decoder.last.batches
         assert validate_plan(jumped).ok, (q, jumped)
-        stepwise_text = "".join(stepwise.stream(PlanRequest(q, NOW)))
-        if jumped == stepwise_text:
-            assert stats.generated_tokens == stepwise.last.generated_tokens
-            assert steps + stats.forced_tokens <= stepwise._decoder.last.batches + 1, q
+        assert "".join(stepwise.stream(PlanRequest(q, NOW))) == jumped, q
+        assert stats.generated_tokens == stepwise.last.generated_tokens, q
+        assert steps + stats.forced_tokens <= stepwise._decoder.last.batches + 1, q
         assert steps < stats.generated_tokens or stats.generated_tokens <= 2, q
         forced += stats.forced_tokens
         llm = tiny._llm
@@ -203,6 +202,31 @@ def test_jump_forward_writes_valid_plans_in_fewer_model_steps_and_keeps_the_cont
         written = text_of(llm, held[len(prompt):])
         assert jumped.strip().startswith(written) and len(written) >= len(jumped.strip()) - 8, (written, jumped)
     assert forced > 20, "the grammar forced (almost) nothing"
+
+
+@pytest.mark.llm
+def test_a_batch_gives_a_token_the_logits_a_single_step_gives(tiny) -> None:
+    """What the exactness of jump-forward and drafts rests on: the same logits, bit for bit,
+    for tokens evaluated one at a time and in batches of every size up to 16."""
+    import numpy as np
+
+    llm = tiny._llm
+    tokens = llm.tokenize(b'1. create_reminder("Call the bank", "2026-12-02 09:00:00", "", "", 0, False)', add_bos=False)
+    head, tail = tokens[:6], tokens[6:22]
+
+    def logits(sizes: list[int]) -> np.ndarray:
+        llm.reset()
+        llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+        tiny._decoder._evaluate(head, all_logits=False)
+        rows, at = [], 0
+        for size in sizes:
+            rows.append(tiny._decoder._evaluate(tail[at:at + size], all_logits=True).copy())
+            at += size
+        return np.concatenate(rows)
+
+    one_by_one = logits([1] * 16)
+    for sizes in ([16], [2, 3, 5, 6], [8, 8], [4, 12]):
+        assert np.array_equal(logits(sizes), one_by_one), sizes
 
 
 def text_of(llm, tokens: list[int]) -> str:
@@ -232,9 +256,7 @@ def test_prompt_lookup_drafts_leave_the_context_holding_only_what_was_written() 
     stream.close()  # a reader that stops after the first line
     held = list(llm.input_ids[: llm.n_tokens])
     assert p._decoder._unverified == 0 and held[: len(prompt)] == prompt
-    # (Not the same text again: batched logits differ from single-step ones in the last
-    # bits, and this tiny model's near-ties flip; see services/planner/decoding.py.)
-    assert validate_plan("".join(p.stream(PlanRequest(q, NOW)))).ok
+    assert "".join(p.stream(PlanRequest(q, NOW))) == text  # a batch's logits are a single step's
     assert p.last.prompt_tokens_evaluated <= 1
 
 

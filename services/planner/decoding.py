@@ -10,15 +10,19 @@ Same output as llama-cpp-python's own loop (greedy under the grammar), less work
   table), so the tokens that followed the last few generated tokens where they last occur
   in the prompt are proposed and checked in one batch with the next token. On a 2-core
   CPU that does not pay: a batch of 8 costs ~4.6 single steps and ~40% of draft tokens
-  are accepted (bench/planner_bench.py), and batched logits differ from single-step ones
-  in the last bits, which flips near-ties. Where a batch costs about one step (a GPU) it
+  are accepted (bench/planner_bench.py). Where a batch costs about one step (a GPU) it
   would.
 
 - Jump-forward (`jump_forward`, on by default): where the grammar allows exactly one
   continuation (`", "` between arguments, `join()`, the rest of a grounded date after its
-  first digits), llguidance computes the forced tokens, tokenized as the model would, and
-  they are evaluated in one batch with the chosen token instead of one decode step each.
-  Once the grammar can only end (after `join()`), decoding stops without asking the model.
+  first digits), llguidance computes the forced tokens (its tokenization of the forced
+  text), and they are evaluated in one batch with the chosen token instead of one decode
+  step each. The batch's logits of every position check them: where the model's own
+  choice is another token (the same text cut otherwise), that choice is taken and the rest
+  of the batch dropped, so the plan is the one step-by-step decoding writes, as long as
+  a batch's logits equal single steps' (a llama.cpp build without llamafile's sgemm; see
+  the README). Once the grammar can only end (after `join()`), decoding stops without
+  asking the model.
 
 The decoder writes into a `llama_cpp.Llama`'s context and keeps its token record
 (`input_ids`, `n_tokens`) true, so prefix reuse across requests keeps working."""
@@ -46,6 +50,7 @@ class DecodeStats:
     drafted: int = 0  # draft tokens proposed
     accepted: int = 0  # draft tokens the model agreed with
     forced: int = 0  # tokens the grammar forced (jump-forward), evaluated with the token before them
+    refused: int = 0  # forced tokens dropped because the model would have cut the text otherwise
     finish: str = ""  # stop | length | abort
     # Where the time went (seconds): the prompt's evaluation, the model's steps after it, the
     # grammar (compiling, checking, masks, forced tokens).
@@ -99,6 +104,9 @@ class GrammarCheck:
     def forced(self) -> list[int]:
         return []  # llama.cpp's sampler cannot say; see GuidanceCheck
 
+    def rollback(self, n: int) -> None:
+        raise NotImplementedError("llama.cpp's grammar sampler cannot go back; it forces nothing")
+
     def finished(self) -> bool:
         return False
 
@@ -141,6 +149,11 @@ class GuidanceCheck:
 
     def forced(self) -> list[int]:
         return list(self._matcher.compute_ff_tokens())
+
+    def rollback(self, n: int) -> None:
+        """Undo the last `n` tokens accepted."""
+        self._matcher.rollback(n)
+        self._check()
 
     def finished(self) -> bool:
         return self._matcher.is_stopped()
@@ -300,18 +313,40 @@ class PlanDecoder:
                     check.accept(f)
                 stats.grammar_s += clock() - t
             if forced:
-                # The chosen token and the forced ones after it in one batch: only the last
-                # position's logits are needed, for the model's next own choice.
-                rows = evaluate([token, *forced], all_logits=False)
-                stats.forced += len(forced)
-                for f in forced:
+                # The chosen token and the forced ones after it in one batch. The model checks
+                # each forced token (row i is its choice after the first i): the grammar forces
+                # the text, not how it is cut into tokens, and where the model would have cut
+                # it otherwise its own choice is taken and the rest of the batch dropped.
+                rows = evaluate([token, *forced], all_logits=True)
+                kept, token = len(forced), -1
+                for i, f in enumerate(forced):
+                    if int(np.argmax(rows[i])) == f:
+                        continue  # the model's first choice: the grammar allows it, nothing to check
+                    t = clock()
+                    check.rollback(len(forced) - i)  # the grammar back to where forced[i] was chosen
+                    stats.grammar_s += clock() - t
+                    choice = choose(rows[i])
+                    if choice == f:
+                        t = clock()
+                        for g in forced[i + 1:]:
+                            check.accept(g)
+                        stats.grammar_s += clock() - t
+                        continue
+                    kept, token = i, choice
+                    llm.n_tokens -= len(forced) - i
+                    llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
+                    stats.refused += len(forced) - i
+                    break
+                stats.forced += kept
+                for f in forced[:kept]:
                     piece = emit(f)
                     if piece:
                         yield piece
                 stats.finish = ended()
                 if stats.finish:
                     break
-                token = choose(rows[-1])
+                if token < 0:
+                    token = choose(rows[kept])
                 continue
             room = min(self.draft_max, max_tokens - stats.generated - 1, llm.n_ctx() - llm.n_tokens - 2)
             draft = prompt_lookup(np.asarray(context, dtype=np.intc), self.ngram_max, self.ngram_min,
