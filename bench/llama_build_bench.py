@@ -1,11 +1,17 @@
-"""llama.cpp built for this CPU (`make setup`'s default: -march=native, the wheel cached under
-a key of the CPU's features) against the portable x86-64-v3 build (AVX2 only,
-`PIPPIN_LLAMA_BUILD=portable`), in one run: each build's wheel is unpacked into its own
-folder and measured in its own process, on the same model and adapter.
+"""The llama.cpp builds `make setup` can install, in one run: each build's wheel is unpacked
+into its own folder and measured in its own process, on the same model and adapter.
+
+- native (`make setup`'s default): -march=native, without llamafile's sgemm, run on the
+  kernels whose logits do not depend on the batch's size (`batch_invariant`), so that
+  jump-forward writes the plans step-by-step decoding writes;
+- native-llamafile (`PIPPIN_LLAMA_BUILD=native-llamafile`, the default until 2026-12-05):
+  the same with llamafile's sgemm, repacked weights and the tiled matmul (faster batches,
+  other logits in a batch than in a step);
+- portable (`PIPPIN_LLAMA_BUILD=portable`, x86-64-v3, AVX2 only), where it was built.
 
 Figures per build: prompt tokens/s (one batch of 512), decode tokens/s (one token a step),
 and the median full plan and first call on the first dev requests, as the planner runs them
-(jump-forward on). Ratios: native over portable."""
+(jump-forward on). Ratios: native over the others."""
 
 from __future__ import annotations
 
@@ -23,40 +29,45 @@ ROOT = Path(__file__).resolve().parent.parent
 PLAN_REQUESTS = 30
 
 
-def wheel_dirs() -> dict[str, Path]:
-    """The portable build's wheels and the ones this venv was set up with."""
+def builds() -> dict[str, tuple[Path, bool]]:
+    """Each build's wheel folder and whether it runs batch-invariant: the one this venv was
+    set up with, and the others of the same CPU key."""
     cache = Path(os.environ.get("PIPPIN_CACHE", Path.home() / ".cache" / "pippin")) / "wheels"
     installed = (ROOT / ".venv" / ".llama-build").read_text().strip().rsplit("-", 1)[0]
-    return {"portable": cache / "llama-x86_64-portable", "native": cache / f"llama-{installed}"}
+    return {"native": (cache / f"llama-{installed}", True),
+            "native-llamafile": (cache / f"llama-{installed.replace('-nollamafile', '')}", False),
+            "portable": (cache / "llama-x86_64-portable-nollamafile", True)}
 
 
 def run() -> dict[str, Any]:
-    dirs = wheel_dirs()
-    if dirs["native"] == dirs["portable"]:
-        return {"skipped": "this venv has the portable build: run `make setup` without PIPPIN_LLAMA_BUILD"}
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, folder in dirs.items():
+        for name, (folder, invariant) in builds().items():
             wheels = sorted(folder.glob("llama_cpp_python-*.whl"))
             if not wheels:
-                return {"skipped": f"no {name} build in {folder}: PIPPIN_LLAMA_BUILD={name} bash scripts/setup.sh "
-                                   "compiles it"}
+                out[name] = {"skipped": f"no build in {folder}: PIPPIN_LLAMA_BUILD={name} bash scripts/setup.sh "
+                                        "compiles it"}
+                continue
             target = Path(tmp) / name
             subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
                             str(wheels[0])], check=True)
             env = {**os.environ, "PYTHONPATH": f"{target}{os.pathsep}{ROOT}"}
-            done = subprocess.run([sys.executable, "-m", "bench.llama_build_bench", "--measure"], env=env, cwd=ROOT,
-                                  capture_output=True, text=True, check=True)
+            done = subprocess.run([sys.executable, "-m", "bench.llama_build_bench", "--measure", str(int(invariant))],
+                                  env=env, cwd=ROOT, capture_output=True, text=True, check=True)
             out[name] = json.loads(done.stdout.strip().splitlines()[-1])
-    native, portable = out["native"], out["portable"]
-    for k in ("prompt_tokens_per_s", "decode_tokens_per_s"):
-        out[f"{k}_ratio"] = round(native[k] / portable[k], 2)
-    for k in ("plan_s", "first_call_s"):
-        out[f"{k}_speedup"] = round(portable[k] / native[k], 2)
+    native = out.get("native", {})
+    for other in ("native-llamafile", "portable"):
+        theirs = out.get(other, {})
+        if "skipped" in native or "skipped" in theirs or not native or not theirs:
+            continue
+        for k in ("prompt_tokens_per_s", "decode_tokens_per_s"):
+            out[f"{k}_native_over_{other}"] = round(native[k] / theirs[k], 2)
+        for k in ("plan_s", "first_call_s"):
+            out[f"{k}_speedup_native_over_{other}"] = round(theirs[k] / native[k], 2)
     return out
 
 
-def measure() -> dict[str, Any]:
+def measure(batch_invariant: bool) -> dict[str, Any]:
     """In the process of one build (its llama_cpp first on the path)."""
     import llama_cpp
 
@@ -67,7 +78,7 @@ def measure() -> dict[str, Any]:
     from shared import paths
     from shared.cases import load_cases
 
-    planner = LlmPlanner(PlannerSettings())
+    planner = LlmPlanner(PlannerSettings(batch_invariant=batch_invariant))
     llm = planner._llm
     words = " ".join(f"word{i}" for i in range(400))
     prompt = llm.tokenize(words.encode(), add_bos=False)[:512]
@@ -89,14 +100,14 @@ def measure() -> dict[str, Any]:
         timed, _ = _timed(planner, PlanRequest(case.query, now))
         plans.append(timed["plan_s"])
         firsts.append(timed["first_call_s"])
-    return {"llama_cpp": str(Path(llama_cpp.__file__).parent),
+    return {"llama_cpp": str(Path(llama_cpp.__file__).parent), "batch_invariant": planner.batch_invariant,
             "prompt_tokens_per_s": round(len(prompt) / statistics.median(prompt_s), 1),
             "decode_tokens_per_s": round(64 / statistics.median(decode_s), 1),
             "plan_s": round(statistics.median(plans), 3), "first_call_s": round(statistics.median(firsts), 3)}
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--measure"]:
-        print(json.dumps(measure()))
+    if sys.argv[1:2] == ["--measure"]:
+        print(json.dumps(measure(sys.argv[2:] == ["1"])))
     else:
         print(json.dumps(run(), indent=1))

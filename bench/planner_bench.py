@@ -134,7 +134,8 @@ def _timed(planner: LlmPlanner, request: PlanRequest) -> tuple[dict[str, Any], s
     total = time.perf_counter() - t0
     s = planner.last
     return {"plan_s": total, "first_call_s": first_call or total, "generated": s.generated_tokens,
-            "forced": s.forced_tokens, "evaluated": s.prompt_tokens_evaluated, "grounding_s": s.grounding_s,
+            "forced": s.forced_tokens, "refused": s.forced_refused, "evaluated": s.prompt_tokens_evaluated,
+            "grounding_s": s.grounding_s,
             "prompt_s": s.prompt_s, "decode_s": s.decode_s, "grammar_s": s.grammar_s}, text
 
 
@@ -147,6 +148,7 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     out["plan_s_p90"] = round(_p90([r["plan_s"] for r in rows]), 3)
     out["first_call_s_p90"] = round(_p90([r["first_call_s"] for r in rows]), 3)
     out["forced_share"] = round(sum(r["forced"] for r in rows) / max(1, sum(r["generated"] for r in rows)), 3)
+    out["forced_refused"] = sum(r["refused"] for r in rows)
     return out
 
 
