@@ -138,11 +138,12 @@ class LlmPlanner:
             s.prompt_style = models.adapter_prompt_style(Path(s.lora_path)) if s.lora_path else "full"
         if s.prompt_style not in PROMPT_STYLES:
             raise ValueError(f"unknown prompt style {s.prompt_style!r}; choose one of {PROMPT_STYLES}")
-        self._llm = models.load_llama(self.model_path, batch_invariant=s.batch_invariant, n_ctx=s.n_ctx,
+        # Only where the build is without llamafile's sgemm too (scripts/setup.sh); on one with
+        # it the other batch kernels are kept, since turning them off would buy nothing.
+        self.batch_invariant = s.batch_invariant and not models.llamafile_in_build()
+        self._llm = models.load_llama(self.model_path, batch_invariant=self.batch_invariant, n_ctx=s.n_ctx,
                                       n_threads=s.n_threads, n_batch=512, lora_path=s.lora_path or None,
                                       verbose=False, seed=0)
-        # True only where the build is without llamafile's sgemm too (scripts/setup.sh).
-        self.batch_invariant = s.batch_invariant and not models.llamafile_in_build()
         self._grammar_cls = LlamaGrammar
         self._decoder = PlanDecoder(self._llm, draft_max=s.draft_tokens, jump_forward=s.jump_forward)
         self._grammars: dict[tuple[str, ...], Any] = {}
