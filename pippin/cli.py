@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # the planners load models; the CLI imports them only when a 
     from services.planner.base import Planner
     from shared.cases import Case
 
+NOW_HELP = "the request's moment, YYYY-MM-DD HH:MM[:SS] (default: the simulated Mac's)"
 Handler = Callable[[argparse.Namespace], int]
 _COMMANDS: dict[str, Handler] = {}
 
@@ -136,6 +137,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
         down(config)
     print(f"Effects on the simulated Mac are in {run_dir / 'simmac.sqlite'} (table effects).")
     return 0
+
+
+def _moment(text: str) -> str:
+    """--now: any ISO 8601 moment ("2026-12-01T10:00", "2026-12-01 10:00:00"), in the plan language's form."""
+    import datetime as dt
+
+    from shared.validate import DATETIME_FORMAT
+
+    try:
+        return dt.datetime.fromisoformat(text.strip()).strftime(DATETIME_FORMAT)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a moment; write it as YYYY-MM-DD HH:MM[:SS]") from None
 
 
 def _now(args: argparse.Namespace) -> str:
@@ -549,7 +562,7 @@ def build_parser() -> argparse.ArgumentParser:
     gr = sub.add_parser("ground", help="what grounding finds in a request (times, names, priority) and what the "
                         "grammar then allows")
     gr.add_argument("text")
-    gr.add_argument("--now", help="the request's moment, YYYY-MM-DD HH:MM:SS (default: the world's)")
+    gr.add_argument("--now", type=_moment, help=NOW_HELP)
     gr.add_argument("--world", help="the simulated Mac whose names are offered (default: the shipped world)")
     gr.add_argument("--json", action="store_true")
 
@@ -557,7 +570,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("text")
     pl.add_argument("--planner", default="llm")
     pl.add_argument("--json", action="store_true")
-    pl.add_argument("--now", help="the request's moment, YYYY-MM-DD HH:MM:SS (default: the world's)")
+    pl.add_argument("--now", type=_moment, help=NOW_HELP)
     _planner_options(pl)
 
     a = sub.add_parser("ask", help="plan and run a request (--local: in this process, on the simulated Mac)")
@@ -565,7 +578,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--local", action="store_true", help="no daemons: plan and execute in-process")
     a.add_argument("--planner", default="llm")
     a.add_argument("--json", action="store_true")
-    a.add_argument("--now")
+    a.add_argument("--now", type=_moment, help=NOW_HELP)
     a.add_argument("--policy", default="draft", choices=["draft", "confirm", "auto"])
     a.add_argument("--mac-db", help="SQLite file of the simulated Mac (default: a fresh one in memory)")
     a.add_argument("--joiner", default="rules", choices=["rules", "llm"],
@@ -605,7 +618,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="seconds of Whisper encoder window for shorter utterances (30: Whisper's own)")
     li.add_argument("--planner", default="llm")
     li.add_argument("--json", action="store_true")
-    li.add_argument("--now")
+    li.add_argument("--now", type=_moment, help=NOW_HELP)
     li.add_argument("--policy", default="draft", choices=["draft", "auto"])
     li.add_argument("--mac-db")
     _planner_options(li)

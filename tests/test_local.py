@@ -63,3 +63,15 @@ def test_ask_and_ask_local_give_one_result_schema(world_path) -> None:
                for c in data["calls"])
     for key in data:
         assert key in schema.__doc__
+
+
+def test_ask_takes_the_moment_in_any_iso_form_and_refuses_a_wrong_one_before_planning() -> None:
+    def ask(now: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "pippin.cli", "ask", "--local", "--planner", "reference",
+                               "--json", "--now", now, "What's Sid's phone number?"],
+                              capture_output=True, text=True, timeout=120)
+
+    iso = ask("2026-12-01T10:00")
+    assert iso.returncode == 0 and json.loads(iso.stdout)["calls"][0]["state"] == "done"
+    wrong = ask("next tuesday")
+    assert wrong.returncode == 2 and "'next tuesday' is not a moment; write it as YYYY-MM-DD HH:MM" in wrong.stderr
