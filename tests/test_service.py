@@ -51,6 +51,24 @@ def test_a_request_asked_again_while_it_runs_is_joined_and_done_once(tmp_path: P
     asyncio.run(go())
 
 
+def test_a_request_sent_again_on_the_same_socket_while_it_runs_is_answered_once(tmp_path: Path) -> None:
+    """A requester resends what it sent before it knew the stage's instance: the stage must
+    not count that socket twice among the askers, or every reply would reach it twice."""
+    async def go() -> None:
+        async with StageHarness(SlowCounter, tmp_path) as stage:
+            await stage.dealer.send(encode(ask("r1", "sid")))
+            replies = await stage.ask(ask("r1", "sid"))
+            assert [r.type for r in replies] == ["retrieved"]
+            try:
+                extra = decode(await asyncio.wait_for(stage.dealer.recv(), 1.0))
+            except TimeoutError:
+                extra = None
+            assert extra is None, f"a second copy arrived: {extra}"
+            assert stage.service.runs == ["sid"]
+
+    asyncio.run(go())
+
+
 async def _recv_one(sock: zmq.asyncio.Socket) -> Message:
     return decode(await asyncio.wait_for(sock.recv(), 10))
 

@@ -344,6 +344,10 @@ class Request:
         await self.reply(wire.Error(message, stage or s.name))
 
     async def _join(self, ident: bytes, msg: Message) -> None:
+        if any(known == ident for known, _ in self._askers):
+            # The same socket asking again (a requester resends what it sent before it knew
+            # this instance): it already gets every reply, and a second entry would double them.
+            return
         self._askers.append((ident, msg))
         for payload in list(self.kept):
             await self._service.send(ident, msg.reply(payload, self._service.name))
