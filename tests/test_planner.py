@@ -205,14 +205,36 @@ def test_jump_forward_writes_the_step_by_step_plans_in_fewer_model_steps_and_kee
 
 
 @pytest.mark.llm
+def test_the_best_token_may_end_a_string_the_grammar_must_close(tiny) -> None:
+    """At a string's length limit the grammar forces `")`; llguidance's mask then offers only
+    tokens that cover it, not `"` alone, which llama.cpp's grammar (step by step) accepts and
+    takes when the model rates it higher. Jump-forward's choice must be the same."""
+    import numpy as np
+
+    decoder, llm = tiny._decoder, tiny._llm
+    assert decoder.jump_forward
+    check = decoder._grammar('root ::= "say(\\"" [a-z] [a-z]? [a-z]? "\\")"')
+    for token in llm.tokenize(b'say("abc', add_bos=False):
+        check.accept(token)
+    (quote,) = llm.tokenize(b'"', add_bos=False)
+    assert check.allows(quote)
+    logits = np.zeros(llm.n_vocab(), dtype=np.float32)
+    logits[quote] = 1.0
+    assert check.best(logits) == quote
+
+
+@pytest.mark.llm
 def test_a_batch_gives_a_token_the_logits_a_single_step_gives(tiny) -> None:
-    """What the exactness of jump-forward and drafts rests on: the same logits, bit for bit,
-    for tokens evaluated one at a time and in batches of every size up to 16."""
+    """What the exactness of jump-forward and drafts rests on, and a plan's independence from
+    what was cached before it: the same logits, bit for bit, for tokens evaluated one at a
+    time and in batches of any size, a prompt's included."""
     import numpy as np
 
     llm = tiny._llm
-    tokens = llm.tokenize(b'1. create_reminder("Call the bank", "2026-12-02 09:00:00", "", "", 0, False)', add_bos=False)
-    head, tail = tokens[:6], tokens[6:22]
+    tokens = llm.tokenize(b'1. create_reminder("Call the bank", "2026-12-02 09:00:00", "", "", 0, False)\n'
+                          b'2. send_email(["maya@example.com"], [], "Q3 report", "Here it is", ["/Users/me/Q3.pdf"])',
+                          add_bos=False)
+    head, tail = tokens[:6], tokens[6:54]
 
     def logits(sizes: list[int]) -> np.ndarray:
         llm.reset()
@@ -224,8 +246,8 @@ def test_a_batch_gives_a_token_the_logits_a_single_step_gives(tiny) -> None:
             at += size
         return np.concatenate(rows)
 
-    one_by_one = logits([1] * 16)
-    for sizes in ([16], [2, 3, 5, 6], [8, 8], [4, 12]):
+    one_by_one = logits([1] * 48)
+    for sizes in ([48], [2, 3, 5, 6, 32], [8, 8, 32], [4, 12, 32], [40, 8], [31, 17]):
         assert np.array_equal(logits(sizes), one_by_one), sizes
 
 

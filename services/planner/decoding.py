@@ -34,7 +34,7 @@ import ctypes
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,14 +116,19 @@ class GrammarCheck:
             self._sampler = None
 
 
+FORCED_PREFIX_BYTES = 16  # the longest beginning of a forced text `GuidanceCheck.best` weighs as one token
+
+
 class GuidanceCheck:
     """The plan grammar in llguidance (the same GBNF, converted to its Lark): is a token
     allowed, the best allowed token, the tokens the grammar forces next, and whether it
     can only end."""
 
-    def __init__(self, tokenizer: Any, grammar_text: str) -> None:
+    def __init__(self, tokenizer: Any, grammar_text: str, tokenize: Callable[[bytes], list[int]]) -> None:
+        """`tokenizer`: llguidance's view of the vocabulary; `tokenize`: the model's own."""
         import llguidance
 
+        self._tokenize = tokenize
         self._matcher = llguidance.LLMatcher(tokenizer, llguidance.grammar_from("gbnf", grammar_text), log_level=0)
         if self._matcher.is_error():
             raise ValueError(f"llguidance could not compile the plan grammar: {self._matcher.get_error()}")
@@ -141,7 +146,17 @@ class GuidanceCheck:
     def best(self, logits: np.ndarray) -> int:
         bits = np.unpackbits(np.frombuffer(self._matcher.compute_bitmask(), dtype=np.uint8), bitorder="little")
         allowed = bits[: len(logits)].astype(bool)
-        return int(np.argmax(np.where(allowed, logits, -np.inf)))
+        best = int(np.argmax(np.where(allowed, logits, -np.inf)))
+        # The mask leaves out the tokens that cut text the grammar forces: where a string at
+        # its length limit can only end, it offers `")` but not `"`, which `allows` and
+        # llama.cpp's grammar accept (and step by step takes, when the model rates it higher).
+        # Those are the single tokens that spell a beginning of the forced text.
+        forced = bytes(self._matcher.compute_ff_bytes())
+        for end in range(1, min(len(forced), FORCED_PREFIX_BYTES) + 1):
+            ids = self._tokenize(forced[:end])
+            if len(ids) == 1 and logits[ids[0]] > logits[best] and self.allows(ids[0]):
+                best = ids[0]
+        return best
 
     def accept(self, token: int) -> None:
         self._matcher.consume_token(token)
@@ -202,7 +217,8 @@ class PlanDecoder:
     def _grammar(self, text: str) -> GrammarCheck | GuidanceCheck:
         if text not in self._grammars:
             if self.jump_forward:
-                self._grammars[text] = GuidanceCheck(self._tokenizer, text)
+                self._grammars[text] = GuidanceCheck(
+                    self._tokenizer, text, lambda b: self.llm.tokenize(b, add_bos=False, special=False))
             else:
                 self._grammars[text] = GrammarCheck(self.llm, text)
             while len(self._grammars) > GRAMMARS_KEPT:
