@@ -208,11 +208,12 @@ def _first_word(text: str) -> str:
     return words[0] if words else ""
 
 
-def no_pause(voices: tuple[str, ...] = ("piper", "en-us"), n: int = len(NO_PAUSE)) -> dict[str, Any]:
+def no_pause(voices: tuple[str, ...] = ("piper", "en-us", "piper beam5"), n: int = len(NO_PAUSE)) -> dict[str, Any]:
     """Each request said in one breath after "hey jarvis", streamed in real time through the
     listener with early planning: per voice, wakes, first words kept, word error rate, plans
     with the right tools (against the same requests typed, in the same run), and end of
-    speech to the first call."""
+    speech to the first call. "piper beam5": Piper's voice with the pause and final decodes
+    searching a beam of 5 (final_beam_size), against the default in the same run."""
     if not speech.available():
         return {"skipped": "espeak-ng and sox are not installed"}
     from services.planner.base import PlanRequest
@@ -231,7 +232,10 @@ def no_pause(voices: tuple[str, ...] = ("piper", "en-us"), n: int = len(NO_PAUSE
         plan = "".join(planner.stream(PlanRequest(text, NOW, () if got.fallback else got.tools, got.examples)))
         typed_right += {c.tool for c in parse_plan(plan) if not c.is_join} == tools
     out: dict[str, Any] = {"requests": len(cases), "typed_plans_with_the_right_tools": f"{typed_right}/{len(cases)}"}
-    for voice_name in voices:
+    beam = voice.settings.final_beam_size
+    for label in voices:
+        voice_name, _, mode = label.partition(" ")
+        voice.settings.final_beam_size = 5 if mode == "beam5" else beam
         refs, hyps, latencies, misses = [], [], [], []
         woke = first_kept = right = 0
         for text, tools in cases:
@@ -252,11 +256,12 @@ def no_pause(voices: tuple[str, ...] = ("piper", "en-us"), n: int = len(NO_PAUSE
                 right += {c["tool"] for c in turn.result["calls"]} == tools
                 if turn.first_call_after_speech_s is not None:
                     latencies.append(turn.first_call_after_speech_s)
-        out[voice_name] = {
+        out[label] = {
             "woke": f"{woke}/{len(cases)}", "first_word_kept": f"{first_kept}/{len(cases)}",
             "word_error_rate": round(_wer(refs, hyps), 4),
             "plans_with_the_right_tools": f"{right}/{len(cases)}",
             "end_of_speech_to_first_call_s_median": round(statistics.median(latencies), 3) if latencies else None,
             "first_word_lost": misses[:10],
         }
+    voice.settings.final_beam_size = beam
     return out

@@ -366,6 +366,22 @@ def test_whisper_told_the_audio_opens_with_the_wake_phrase_writes_only_the_reque
     assert got.lower().lstrip(" ,.").startswith("open") and "jarvis" not in got.lower(), got
 
 
+@pytest.mark.slow
+def test_a_beam_search_decode_hears_the_request_after_the_wake_phrase(voice) -> None:
+    """The pause and final decodes search a beam (ListenerSettings.final_beam_size), both in
+    the short window and in Whisper's own 30 s one; a beam of none is refused."""
+    pcm = speech.silence(0.3) + speech.say("hey jarvis open my resume", "piper") + speech.silence(0.5)
+    for window_s in (10.0, 30.0):
+        voice.transcriber.window_s = window_s
+        try:
+            got = voice.transcriber.decode(pcm, said_first="Hey Jarvis,", beam_size=5).text
+        finally:
+            voice.transcriber.window_s = 10.0
+        assert got.lower().lstrip(" ,.").startswith("open my") and "jarvis" not in got.lower(), (window_s, got)
+    with pytest.raises(ValueError, match="beam_size"):
+        voice.transcriber.decode(pcm, beam_size=0)
+
+
 def test_the_names_whisper_leans_to_are_the_address_books_in_order_within_a_budget(voice) -> None:
     t = voice.transcriber
     try:

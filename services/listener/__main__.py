@@ -36,6 +36,7 @@ class ListenerService(Service):
                                          asr_model=str(s.get("asr_model", "base")),
                                          asr_window_s=float(s.get("asr_window_s", 10.0)),
                                          partial_every_s=float(s.get("partial_every_s", 0.6)),
+                                         final_beam_size=int(s.get("final_beam_size", 1)),
                                          max_deferred_s=float(s.get("max_deferred_s", 10.0)))
         self.settings.endpoint.silence_ms = int(s.get("silence_ms", self.settings.endpoint.silence_ms))
         self.settings.endpoint.max_utterance_s = float(s.get("max_utterance_s", self.settings.endpoint.max_utterance_s))
