@@ -371,12 +371,13 @@ def test_a_beam_search_decode_hears_the_request_after_the_wake_phrase(voice) -> 
     """The pause and final decodes search a beam (ListenerSettings.final_beam_size), both in
     the short window and in Whisper's own 30 s one; a beam of none is refused."""
     pcm = speech.silence(0.3) + speech.say("hey jarvis open my resume", "piper") + speech.silence(0.5)
+    window_before = voice.transcriber.window_s
     for window_s in (10.0, 30.0):
         voice.transcriber.window_s = window_s
         try:
             got = voice.transcriber.decode(pcm, said_first="Hey Jarvis,", beam_size=5).text
         finally:
-            voice.transcriber.window_s = 10.0
+            voice.transcriber.window_s = window_before
         assert got.lower().lstrip(" ,.").startswith("open my") and "jarvis" not in got.lower(), (window_s, got)
     with pytest.raises(ValueError, match="beam_size"):
         voice.transcriber.decode(pcm, beam_size=0)
