@@ -469,6 +469,16 @@ def blend_lora_gguf(adapters: list[Path], weights: list[float], out: Path) -> di
 
     if len(adapters) != len(weights) or len(adapters) < 2:
         raise ValueError("give two or more adapters and one weight for each")
+    # The planner reads an adapter's prompt style from the train.json beside it, so the blend
+    # gets a folder and a train.json of its own (without one it would be prompted wrongly).
+    for path in adapters:
+        if path.resolve().parent == out.resolve().parent:
+            raise ValueError(f"{out.parent} holds {path.name}, one of the adapters blended: write the blend in a "
+                             "folder of its own (its train.json would stand for both)")
+    styles = {models.adapter_prompt_style(p) for p in adapters}
+    if len(styles) > 1:
+        raise ValueError(f"the adapters were trained on different prompts ({sorted(styles)}): blend adapters "
+                         "trained with the same --prompt")
     read = [read_lora_gguf(p) for p in adapters]
     arch, _, first = read[0]
     names = sorted(first)
@@ -488,6 +498,11 @@ def blend_lora_gguf(adapters: list[Path], weights: list[float], out: Path) -> di
             return np.concatenate([held[name] for _, _, held in read], axis=0)
         return np.concatenate([w * held[name] for w, (_, _, held) in zip(weights, read, strict=True)], axis=1)
 
+    out.parent.mkdir(parents=True, exist_ok=True)
     write_lora_gguf(out, arch, scales[0] * rank, ((name, blended(name)) for name in names))
-    return {"adapters": [str(p) for p in adapters], "weights": list(weights), "rank": rank,
-            "alpha": scales[0] * rank, "out": str(out), "adapter_sha256": models.sha256_of(out)}
+    summary = {"blend_of": [{"adapter": str(p), "adapter_sha256": models.sha256_of(p), "weight": w}
+                            for p, w in zip(adapters, weights, strict=True)],
+               "rank": rank, "alpha": scales[0] * rank, "prompt_style": styles.pop(),
+               "adapter": out.name, "adapter_sha256": models.sha256_of(out)}
+    (out.parent / "train.json").write_text(json.dumps(summary, indent=1) + "\n")
+    return summary | {"out": str(out)}

@@ -46,7 +46,7 @@ def test_lora_trains_exports_and_runs_on_llama_cpp(tmp_path) -> None:
     assert base != SAMPLE["plan"]
     # llama.cpp takes a blend too (twice the rank, alpha grown with it): half and half of one
     # adapter is that adapter.
-    blended = tmp_path / "blended.gguf"
+    blended = tmp_path / "blended" / "adapter.gguf"
     blend_lora_gguf([adapter, adapter], [0.5, 0.5], blended)
     assert complete(str(blended)) == SAMPLE["plan"]
 
@@ -232,6 +232,7 @@ def test_a_run_can_start_from_an_adapter_gguf_and_gets_its_weights_back(tmp_path
 def write_adapter(path, tensors: dict, alpha: float) -> None:
     from pippin.train import write_lora_gguf
 
+    path.parent.mkdir(parents=True, exist_ok=True)
     write_lora_gguf(path, "qwen2", alpha, tensors.items())
 
 
@@ -257,9 +258,9 @@ def test_a_blend_changes_each_weight_by_the_weighted_sum_of_the_adapters_changes
             tensors[f"{name}.lora_b"] = rng.normal(size=(6, 4)).astype(np.float16)
         write_adapter(tmp_path / f"{i}.gguf", tensors, alpha=8.0)
         adapters.append(tensors)
-    summary = blend_lora_gguf([tmp_path / "0.gguf", tmp_path / "1.gguf"], [0.3, 0.7], tmp_path / "blend.gguf")
+    summary = blend_lora_gguf([tmp_path / "0.gguf", tmp_path / "1.gguf"], [0.3, 0.7], tmp_path / "blend" / "a.gguf")
     assert summary["rank"] == 8 and summary["alpha"] == 16.0
-    blended, alpha = read_adapter(tmp_path / "blend.gguf")
+    blended, alpha = read_adapter(tmp_path / "blend" / "a.gguf")
 
     def change(t: dict, name: str, alpha: float) -> np.ndarray:  # what llama.cpp adds to the weight
         a, b = t[f"{name}.lora_a"].astype(np.float32), t[f"{name}.lora_b"].astype(np.float32)
@@ -280,6 +281,33 @@ def test_adapters_of_other_layers_or_scales_are_not_blended(tmp_path) -> None:
     write_adapter(tmp_path / "layer.gguf", {"blk.0.attn_q.weight.lora_a": a, "blk.0.attn_q.weight.lora_b": b}, 8.0)
     write_adapter(tmp_path / "scale.gguf", {"blk.12.attn_q.weight.lora_a": a, "blk.12.attn_q.weight.lora_b": b}, 16.0)
     with pytest.raises(ValueError, match="other weights"):
-        blend_lora_gguf([tmp_path / "base.gguf", tmp_path / "layer.gguf"], [0.5, 0.5], tmp_path / "out.gguf")
+        blend_lora_gguf([tmp_path / "base.gguf", tmp_path / "layer.gguf"], [0.5, 0.5], tmp_path / "out" / "a.gguf")
     with pytest.raises(ValueError, match="alpha / rank differ"):
-        blend_lora_gguf([tmp_path / "base.gguf", tmp_path / "scale.gguf"], [0.5, 0.5], tmp_path / "out.gguf")
+        blend_lora_gguf([tmp_path / "base.gguf", tmp_path / "scale.gguf"], [0.5, 0.5], tmp_path / "out" / "a.gguf")
+
+
+def test_a_blend_gets_a_folder_and_the_prompt_style_of_its_adapters(tmp_path) -> None:
+    """The planner prompts an adapter the way its train.json says; a blend written without
+    one was prompted with the full prompt, not the grounded one its adapters learned."""
+    import numpy as np
+
+    from pippin.train import blend_lora_gguf
+    from shared.runtime import models
+
+    tensors = {"blk.12.attn_q.weight.lora_a": np.ones((4, 8)), "blk.12.attn_q.weight.lora_b": np.ones((6, 4))}
+    for name, style in (("one", "grounded"), ("two", "grounded"), ("short", "short")):
+        write_adapter(tmp_path / name / "adapter.gguf", tensors, 8.0)
+        (tmp_path / name / "train.json").write_text(json.dumps({"prompt_style": style}))
+    one, two, short = (tmp_path / n / "adapter.gguf" for n in ("one", "two", "short"))
+
+    out = tmp_path / "blend" / "adapter.gguf"
+    summary = blend_lora_gguf([one, two], [0.5, 0.5], out)
+    meta = json.loads((out.parent / "train.json").read_text())
+    assert meta["prompt_style"] == "grounded" == models.adapter_prompt_style(out)
+    assert meta["adapter_sha256"] == models.sha256_of(out) == summary["adapter_sha256"]
+    assert [b["adapter_sha256"] for b in meta["blend_of"]] == [models.sha256_of(one), models.sha256_of(two)]
+    with pytest.raises(ValueError, match="different prompts"):
+        blend_lora_gguf([one, short], [0.5, 0.5], tmp_path / "mixed" / "adapter.gguf")
+    with pytest.raises(ValueError, match="folder of its own"):
+        blend_lora_gguf([one, two], [0.5, 0.5], tmp_path / "one" / "blend.gguf")
+    assert json.loads((tmp_path / "one" / "train.json").read_text()) == {"prompt_style": "grounded"}
