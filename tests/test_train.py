@@ -6,6 +6,7 @@ names and layout of the export are right, not just that a file was written. (A s
 prompt keeps it quick; the real runs use the planner's prompt.)"""
 
 import json
+import logging
 
 import pytest
 
@@ -83,7 +84,7 @@ def test_batches_hold_every_sample_once_beside_others_of_its_length() -> None:
 
 @pytest.mark.slow
 @pytest.mark.llm
-def test_an_adapter_trained_on_the_short_prompt_is_served_with_it(tmp_path) -> None:
+def test_an_adapter_trained_on_the_short_prompt_is_served_with_it(tmp_path, caplog) -> None:
     """`--prompt short`: train.json records the prompt style; a planner loading the adapter
     builds that prompt (no rules, tools or examples) and writes the plan it learned.
     Only the upper layers are adapted (`layers_from`), as in CPU runs."""
@@ -107,6 +108,14 @@ def test_an_adapter_trained_on_the_short_prompt_is_served_with_it(tmp_path) -> N
     assert "".join(planner.stream(request)).strip() == SAMPLE["plan"]
     base = LlmPlanner(PlannerSettings(model="smollm2-135m", lora_path="", max_tokens=80))
     assert base.settings.prompt_style == "full" and "Tools:" in base.prompt_text(request)
+    # Without its train.json the adapter's prompt is a guess, and the planner says so.
+    alone = tmp_path / "alone" / "adapter.gguf"
+    alone.parent.mkdir()
+    alone.write_bytes((tmp_path / "adapter" / "adapter.gguf").read_bytes())
+    with caplog.at_level(logging.WARNING, logger="services.planner.llm"):
+        guessed = LlmPlanner(PlannerSettings(model="smollm2-135m", lora_path=str(alone), max_tokens=80))
+    assert guessed.settings.prompt_style == "full"
+    assert any("no train.json" in r.getMessage() for r in caplog.records), caplog.records
 
 
 def test_the_grounded_prompt_carries_what_grounding_found_on_the_samples_own_mac() -> None:
