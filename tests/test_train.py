@@ -112,7 +112,7 @@ def test_an_adapter_trained_on_the_short_prompt_is_served_with_it(tmp_path, capl
     alone = tmp_path / "alone" / "adapter.gguf"
     alone.parent.mkdir()
     alone.write_bytes((tmp_path / "adapter" / "adapter.gguf").read_bytes())
-    with caplog.at_level(logging.WARNING, logger="services.planner.llm"):
+    with caplog.at_level(logging.WARNING, logger="shared.runtime.models"):
         guessed = LlmPlanner(PlannerSettings(model="smollm2-135m", lora_path=str(alone), max_tokens=80))
     assert guessed.settings.prompt_style == "full"
     assert any("no train.json" in r.getMessage() for r in caplog.records), caplog.records

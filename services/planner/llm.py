@@ -6,7 +6,6 @@ the KV cache (llama-cpp-python reuses the longest common token prefix)."""
 from __future__ import annotations
 
 import json
-import logging
 import os
 import threading
 import time
@@ -23,8 +22,6 @@ from services.planner.prompt import PROMPT_STYLES, TEMPLATES, Prompt, build_prom
 from shared import paths
 from shared.plan import Call, PlanSyntaxError, parse_line
 from shared.runtime import models
-
-log = logging.getLogger(__name__)
 
 STOP = ["<|im_end|>", "<|endoftext|>", "<END_OF_PLAN>", "###"]
 DECODERS = ("greedy", "llama")
@@ -139,11 +136,6 @@ class LlmPlanner:
             s.lora_path = str(shipped) if shipped else ""
         if s.prompt_style is None:
             s.prompt_style = models.adapter_prompt_style(Path(s.lora_path)) if s.lora_path else "full"
-            if s.lora_path and not (Path(s.lora_path).parent / "train.json").exists():
-                # An adapter is served best with the prompt it learned; without its train.json
-                # that is a guess, so say so (one trained on the grounded prompt plans poorly here).
-                log.warning("%s has no train.json beside it: prompting it with the full prompt; set "
-                            "prompt_style if it was trained on another", s.lora_path)
         if s.prompt_style not in PROMPT_STYLES:
             raise ValueError(f"unknown prompt style {s.prompt_style!r}; choose one of {PROMPT_STYLES}")
         # Only where the build is without llamafile's sgemm too (scripts/setup.sh); on one with

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -229,9 +230,12 @@ def shipped_adapter(model: str) -> Path | None:
 
 def adapter_prompt_style(adapter: Path) -> str:
     """The prompt style an adapter was trained with (its train.json's "prompt_style";
-    "full" when it says none or has no train.json beside it)."""
+    "full" when it says none or has no train.json beside it: a guess, so it is logged)."""
     meta = adapter.parent / "train.json"
     if not meta.exists():
+        # Served with a prompt it did not learn, an adapter plans poorly, and nothing else shows why.
+        logging.getLogger(__name__).warning("%s has no train.json beside it: prompting it with the full prompt; "
+                                            "set prompt_style if it was trained on another", adapter)
         return "full"
     return str(json.loads(meta.read_text()).get("prompt_style", "full"))
 
