@@ -99,6 +99,10 @@ EVENTS = ["design review", "team lunch", "1:1", "budget sync", "dentist appointm
 TASKS = ["pay rent", "water the plants", "renew my passport", "buy milk", "call the bank", "book flights",
          "pick up dry cleaning", "submit the expense report", "back up my laptop", "order a birthday cake",
          "return the library books", "schedule a haircut"]
+# Things put on a shopping list one by one (each becomes a reminder on that list).
+SHOPPING = ["bread", "coffee beans", "bananas", "dish soap", "paper towels", "olive oil", "batteries", "butter",
+            "rice", "tomatoes", "toothpaste", "almond milk", "apples", "cat food", "sparkling water", "pasta",
+            "yogurt", "spinach", "lemons", "trash bags"]
 SUBJECTS = ["the offsite", "next week's launch", "the hiring plan", "our trip", "the contract", "the new logo"]
 # Requests no tool serves. Many are near misses of what the tools do (a reminder marked done,
 # not made; a call, not a text; mail read, not written), so the model learns the edge.
@@ -405,7 +409,10 @@ class Generator:
             return rng.choice(TASKS)
         return rng.choice([f"follow up with {self.person()}", "follow up", f"check in with {self.person()}",
                            f"call {self.person()}", "pack", "go shopping", f"reply to {self.person()}",
-                           f"send the {self.file()}", f"print the {self.file()}"])
+                           f"send the {self.file()}", f"print the {self.file()}",
+                           # a person named in a task is not someone to text or email now
+                           f"text {self.person()} about {rng.choice(SUBJECTS)}", f"text {self.person()} back",
+                           f"email {self.person()} about {rng.choice(SUBJECTS)}"])
 
     def people(self, most: int = 3) -> list[str]:
         n = self.rng.choice([1] * 6 + [2] * 3 + list(range(3, most + 1)))
@@ -561,6 +568,10 @@ class Generator:
             spoken, written = self.message()
             text, subject, body = rng.choice([
                 (f"email {who} and ask them to {task}", task.capitalize(), f"Could you {task}?"),
+                # asking for a file is not sending one: nothing to look up or attach
+                *[(f"{ask} the {wanted}", wanted[0].upper() + wanted[1:], f"Could you send me the {wanted}?")
+                  for wanted in [self.file()]
+                  for ask in (f"email {who} asking for", f"ask {who} by email for", f"email {who} to ask for")],
                 (f"email {who} that {spoken}", written.rstrip(".!?"), written),
                 (f"let {who} know by email that {spoken}", written.rstrip(".!?"), written)])
         separate = len(people) > 1 and not cc and rng.random() < 0.25
@@ -656,6 +667,8 @@ class Generator:
 
     def reminder(self) -> Intent:
         rng = self.rng
+        if rng.random() < 0.2:
+            return self.list_items()
         task = self.task()
         w = self.when(allow_none=True, relative=True)
         prio_word, prio = rng.choice([("", 0)] * 6 + [("urgent", 1), ("important", 1), ("low priority", 9),
@@ -678,6 +691,29 @@ class Generator:
             due, all_day = w.moment.strftime(DATETIME_FORMAT), True
         name = task[0].upper() + task[1:].replace("my ", "")
         return Intent("reminder", text, [Step("create_reminder", [name, due, "", lst, prio, all_day])])
+
+    def list_items(self) -> Intent:
+        """Things put on a reminder list by its name ("put bread and apples on the groceries
+        list"): one reminder per thing, on that list. "my packing list", a note's name, is a
+        note to append to (note()); grounding's block tells the two apart."""
+        rng = self.rng
+        lst = rng.choice(LISTS)
+        pool = SHOPPING if lst == "Groceries" else TASKS
+        things = rng.sample(pool, rng.choices([1, 2, 3], [55, 35, 10])[0])
+        named = rng.choice([lst, lst.lower()])
+        where = rng.choice([f"my {named} list", f"the {named} list"])
+        said = self.spoken_list(things)
+        text = rng.choice([f"add {said} to {where}", f"put {said} on {where}", f"stick {said} on {where}",
+                           f"throw {said} on {where}", f"add {said} to {where} please"]
+                          + ([f"{said}, add that to {where}"] if len(things) == 1 else []))
+        w = self.when() if rng.random() < 0.2 else When("", None, False)
+        if w.phrase:
+            text += f" {w.phrase}" if w.phrase.startswith(("on ", "at ")) else f" for {w.phrase}"
+        due = w.moment.strftime(DATETIME_FORMAT) if w.moment else ""
+        all_day = bool(w.moment) and not w.has_time
+        steps = [Step("create_reminder", [t[0].upper() + t[1:].replace("my ", ""), due, "", lst, 0, all_day])
+                 for t in things]
+        return Intent("reminder_list", text, steps)
 
     def note_ref(self, name: str) -> str:
         """How a note is named in speech: "my X note", "the X note", or, when its name says

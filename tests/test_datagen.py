@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from pippin.datagen import Generator, Intent, Ref, Step, generate, grounding_misses, plan_shape, report
@@ -101,6 +103,36 @@ def test_a_message_is_any_sentence_not_only_a_few_fixed_ones(samples) -> None:
     texts = {c.args[1] for s in samples for c in parse_plan(s.plan)
              if c.tool == "send_sms" and isinstance(c.args[1], str) and not c.args[1].startswith("$")}
     assert len(texts) >= 60
+
+
+def test_things_put_on_a_named_list_are_a_reminder_each_on_that_list(samples) -> None:
+    from pippin.datagen import LISTS
+
+    put = [s for s in samples if "reminder_list" in s.intents]
+    assert len(put) >= 5
+    assert any(not re.search(r"remind|reminder", s.query, re.I) for s in put)  # no word "reminder" said
+    for s in put:
+        on_lists = [c for c in parse_plan(s.plan) if c.tool == "create_reminder" and c.args[3] in LISTS]
+        assert on_lists and not any(c.tool == "append_note_content" and c.args[0] in LISTS
+                                    for c in parse_plan(s.plan)), s.query
+    assert any(sum(c.tool == "create_reminder" for c in parse_plan(s.plan)) >= 2 for s in put)
+
+
+def test_asking_someone_for_a_file_emails_them_and_attaches_nothing(samples) -> None:
+    asks = [(s, c) for s in samples if re.search(r"(asking|to ask|by email) for the ", s.query)
+            for c in parse_plan(s.plan) if c.tool == "compose_new_email" and c.args[3].startswith("Could you send me")]
+    assert len(asks) >= 3
+    for s, c in asks:
+        wanted = c.args[3].removeprefix("Could you send me the ").rstrip("?")
+        looked_up = [f.args[0] for f in parse_plan(s.plan) if f.tool == "open_and_get_file_path"]
+        assert c.args[4] == [] and wanted not in looked_up, s.query
+
+
+def test_a_reminder_to_text_someone_texts_no_one_now(samples) -> None:
+    later = [s for s in samples if s.intents == ["reminder"] and re.search(r"\bto (text|email) ", s.query)]
+    assert later
+    for s in later:
+        assert [c.tool for c in parse_plan(s.plan)] == ["create_reminder", "join"], s.query
 
 
 def test_grounding_agrees_with_the_generators_plans_almost_always(samples) -> None:

@@ -104,6 +104,9 @@ def test_calendars_lists_and_folders_come_from_the_mac_only_when_named(inventory
     g = ground("make a note called Espresso in my work folder saying try the new place", NOW, inventory)
     assert g.note_folders == ("Work",)
     assert ground("add oat milk to the groceries list", NOW, inventory).reminder_lists == ("Groceries",)
+    # a list named is a reminder of its own: the other reminder may go on no list, at no priority
+    two = ground("put bread on the Groceries list and remind me friday to call the bank, it's urgent", NOW, inventory)
+    assert two.offers().reminder_lists == ("Groceries", "") and two.offers().priorities == (1, 0)
 
 
 def test_unknown_names_stay_free_where_the_mac_cannot_say(inventory: Inventory) -> None:

@@ -113,7 +113,8 @@ class Grounding:
             durations = tuple(dict.fromkeys([*stated, *spans]))
         elif t.durations:
             durations = tuple(dict.fromkeys(d.minutes for d in t.durations))
-        reminders = len(REMINDER_WORDS.findall(self.query))
+        # A list named ("put bread on the Groceries list") is a reminder without the word.
+        reminders = len(REMINDER_WORDS.findall(self.query)) + len(self.reminder_lists or ())
         events = len([m for m in t.moments if not m.all_day])
 
         def names(found: tuple[str, ...] | None, intents: int) -> tuple[str, ...] | None:
