@@ -704,6 +704,8 @@ def _planner_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-grounding", action="store_true", help="let the model write times, durations, calendars, "
                    "lists, folders and priority freely (by default code resolves them and the grammar allows only "
                    "what it resolved)")
+    p.add_argument("--keep-repeats", action="store_true", help="keep a call that repeats an earlier one (by "
+                   "default it is dropped and later references point to the earlier call)")
 
 
 def quiet_libraries(verbose: bool) -> None:

@@ -117,6 +117,7 @@ class CaseResult:
     prompt_tokens: int | None = None  # what the LLM planner's prompt came to
     retrieval_ms: float | None = None
     wrong_fields: list[str] = field(default_factory=list)  # see wrong_fields()
+    repeats_dropped: int = 0  # calls the planner dropped as repeats of earlier ones
 
 
 # A request's text -> (tools, examples) for the planner: tool retrieval, when evaluated with it.
@@ -155,7 +156,8 @@ def evaluate_case(planner: Planner, case: Case, world: Path, retrieve: RetrieveF
     return CaseResult(case.id, case.query, case.tags, text, gen.ok and not planner_error,
                       graph_ok, effect_ok, recall, seconds, errors, exec_errors,
                       getattr(stats, "prompt_tokens", None),
-                      round(retrieval_s * 1000, 2) if retrieval_s is not None else None, fields)
+                      round(retrieval_s * 1000, 2) if retrieval_s is not None else None, fields,
+                      getattr(stats, "repeats_dropped", 0))
 
 
 def _share(xs: list[bool]) -> float:
@@ -181,6 +183,7 @@ def summarize(results: list[CaseResult], planner_name: str) -> dict[str, Any]:
         "prompt_tokens_mean": round(statistics.fmean(tokens), 1) if (tokens := [
             r.prompt_tokens for r in results if r.prompt_tokens is not None]) else None,
         "fields_wrong": dict(Counter(f for r in results for f in r.wrong_fields).most_common()),
+        "plans_with_repeats_dropped": _share([r.repeats_dropped > 0 for r in results]),
         "plans_with_grounded_fields_wrong": _share([bool(GROUNDED_FIELDS.intersection(r.wrong_fields))
                                                     for r in results]),
         "by_tag": {
@@ -212,6 +215,7 @@ def report_table(summary: dict[str, Any]) -> str:
         else "  tool recall     n/a",
         f"  seconds/plan    median {summary['seconds_median']}, p90 {summary['seconds_p90']}",
         f"  prompt tokens   mean {summary['prompt_tokens_mean']}",
+        f"  repeated calls  dropped in {summary['plans_with_repeats_dropped']:.1%} of plans",
         f"  grounded fields wrong in {summary['plans_with_grounded_fields_wrong']:.1%} of plans; "
         f"fields wrong: {', '.join(f'{k} {n}' for k, n in summary['fields_wrong'].items()) or 'none'}",
         "  by tag:",

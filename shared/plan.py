@@ -232,6 +232,50 @@ class StreamingPlanParser:
         return item
 
 
+class RepeatedCalls:
+    """Drops a call that repeats an earlier one: the same tool with the same arguments,
+    references read through the calls they name. A lookup's result would be the earlier
+    one's, and a send or a create would happen twice; a small model writes such repeats
+    (the same person looked up again, a degenerate plan looping to the call limit). Later
+    references to a dropped call name the earlier call, and the calls kept are numbered
+    1, 2, 3... again. Fed each call as it is written, so a streamed plan is merged as it
+    streams."""
+
+    def __init__(self) -> None:
+        self._number: dict[int, int] = {}  # the writer's call number -> the number kept
+        self._kept: dict[tuple[str, str], int] = {}  # (tool, rendered arguments) -> number kept
+        self.dropped = 0
+
+    def keep(self, call: Call) -> Call | None:
+        """`call` renumbered (its references too), or None when it repeats one kept."""
+        args = tuple(renumber_refs(a, self._number) for a in call.args)
+        idx = len(self._kept) + 1
+        if call.is_join:
+            return Call(idx, call.tool, args)
+        key = (call.tool, ", ".join(render_value(a) for a in args))
+        if key in self._kept:
+            self._number[call.idx] = self._kept[key]
+            self.dropped += 1
+            return None
+        self._kept[key] = self._number[call.idx] = idx
+        return Call(idx, call.tool, args)
+
+
+def renumber_refs(value: Value, numbers: dict[int, int]) -> Value:
+    """`value` with each "$K" whose K is in `numbers` made "$numbers[K]" (others untouched)."""
+    def sub(m: re.Match[str]) -> str:
+        k = int(m.group(1) or m.group(2))
+        if k not in numbers:
+            return m.group(0)
+        return f"${{{numbers[k]}}}" if m.group(1) else f"${numbers[k]}"
+
+    if isinstance(value, str):
+        return REF_RE.sub(sub, value)
+    if isinstance(value, list):
+        return [str(renumber_refs(v, numbers)) for v in value]
+    return value
+
+
 def resolve_refs(value: Value, results: dict[int, str]) -> Value:
     """`value` with each "$K" / "${K}" replaced by call K's result (KeyError if absent)."""
     if isinstance(value, str):

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import subprocess
 import sys
@@ -91,6 +92,15 @@ def test_wrong_fields_name_what_differs_and_count_the_grounded_ones(world_path) 
     summary = summarize([r, missing, priority_only, evaluate_case(FixedPlanner(ref), case, world_path)], "fixed")
     assert summary["plans_with_grounded_fields_wrong"] == 0.25  # priority is not grounded
     assert summary["fields_wrong"] == {"reminder.priority": 2, "event.calendar": 1, "event.end": 1}
+    assert summary["plans_with_repeats_dropped"] == 0.0  # a fixed planner drops nothing
+
+
+def test_the_summary_counts_plans_that_lost_a_repeated_call(world_path) -> None:
+    ref = '1. create_reminder("Stretch", "2026-11-24 09:00:00", "", "", 0, False)\n2. join()'
+    case = Case("t3", "remind me at 9 to stretch", ref)
+    plain = evaluate_case(FixedPlanner(ref), case, world_path)
+    merged = dataclasses.replace(plain, repeats_dropped=1)
+    assert summarize([plain, merged], "fixed")["plans_with_repeats_dropped"] == 0.5
 
 
 def test_graph_isomorphism_uses_edges() -> None:

@@ -100,3 +100,33 @@ def test_resolve_refs() -> None:
     assert resolve_refs(["$1", "${1}"], results) == ["+1555", "+1555"]
     assert resolve_refs("link: $2.", results) == "link: https://zoom.us/j/1."
     assert resolve_refs(5, results) == 5
+
+
+def test_a_repeated_call_is_dropped_and_later_references_name_the_first() -> None:
+    from shared.plan import RepeatedCalls
+
+    written = parse_plan('1. get_phone_number("Sid Jha")\n'
+                         '2. get_email_address("Maya Patel")\n'
+                         '3. get_phone_number("Sid Jha")\n'
+                         '4. send_sms(["$3"], "running late")\n'
+                         '5. compose_new_email(["${2}"], [], "Late", "about $4", [])\n'
+                         '6. send_sms(["$1"], "running late")\n'
+                         '7. join()')
+    repeats = RepeatedCalls()
+    kept = [c for c in (repeats.keep(c) for c in written) if c is not None]
+    assert [c.render() for c in kept] == ['1. get_phone_number("Sid Jha")',
+                                          '2. get_email_address("Maya Patel")',
+                                          '3. send_sms(["$1"], "running late")',
+                                          '4. compose_new_email(["${2}"], [], "Late", "about $3", [])',
+                                          '5. join()']
+    assert repeats.dropped == 2  # the lookup, and the text it would have sent twice
+
+
+def test_calls_alike_but_for_an_argument_are_both_kept() -> None:
+    from shared.plan import RepeatedCalls
+
+    written = parse_plan('1. get_email_address("Sid Jha")\n2. get_email_address("Maya Patel")\n'
+                         '3. compose_new_email(["$1"], [], "Hi", "", [])\n'
+                         '4. compose_new_email(["$2"], [], "Hi", "", [])\n5. join()')
+    repeats = RepeatedCalls()
+    assert [repeats.keep(c) for c in written] == written and repeats.dropped == 0

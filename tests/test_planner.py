@@ -143,6 +143,20 @@ def test_a_token_budget_cut_still_ends_in_join() -> None:
     assert validate_plan(text).ok, text
 
 
+def test_a_streamed_plan_loses_its_repeated_calls_as_it_streams() -> None:
+    from services.planner.llm import _without_repeats
+    from shared.plan import RepeatedCalls
+
+    # The shapes the planner hands on: a call as soon as it closes, its newline apart, or
+    # whole lines; a repeat's newline goes with it.
+    pieces = ['1. get_phone_number("Sid Jha")', "\n", '2. get_phone_number("Sid Jha")', "\n",
+              '3. send_sms(["$2"], "late")\n', '4. get_phone_number("Sid Jha")\n', "5. join()"]
+    repeats = RepeatedCalls()
+    text = "".join(_without_repeats(iter(pieces), repeats))
+    assert text == '1. get_phone_number("Sid Jha")\n2. send_sms(["$1"], "late")\n3. join()'
+    assert validate_plan(text).ok and repeats.dropped == 2
+
+
 @pytest.mark.llm
 def test_pippin_plan_json() -> None:
     import subprocess

@@ -42,7 +42,8 @@ def make_planner(config: Config) -> Planner:
 
         s = PlannerSettings()
         for key in ("model", "template", "grammar", "max_calls", "max_tokens", "n_ctx", "tool_layout", "lora_path",
-                    "decoder", "draft_tokens", "jump_forward", "batch_invariant", "grounding"):
+                    "decoder", "draft_tokens", "jump_forward", "batch_invariant", "grounding",
+                    "merge_repeats"):
             if key in settings:
                 setattr(s, key, settings[key])
         world = config.simulated_world()

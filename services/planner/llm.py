@@ -20,7 +20,7 @@ from services.planner.grammar import plan_grammar
 from services.planner.grounding import Grounding, Inventory, ground
 from services.planner.prompt import PROMPT_STYLES, TEMPLATES, Prompt, build_prompt, build_short_prompt, decide_prompt
 from shared import paths
-from shared.plan import Call, PlanSyntaxError, parse_line
+from shared.plan import Call, PlanSyntaxError, RepeatedCalls, parse_line
 from shared.runtime import models
 
 STOP = ["<|im_end|>", "<|endoftext|>", "<END_OF_PLAN>", "###"]
@@ -64,6 +64,9 @@ class PlannerSettings:
     # the Mac's calendars, lists, folders, notes and contacts (None: unknown, those stay free).
     grounding: bool = True
     inventory: Inventory | None = None
+    # A call that repeats an earlier one (same tool, same arguments) is dropped and later
+    # references renumbered (shared.plan.RepeatedCalls); off: the model's text as written.
+    merge_repeats: bool = True
 
     @classmethod
     def from_args(cls, args: Any) -> PlannerSettings:
@@ -84,6 +87,8 @@ class PlannerSettings:
             s.jump_forward = False
         if getattr(args, "no_grounding", False):
             s.grounding = False
+        if getattr(args, "keep_repeats", False):
+            s.merge_repeats = False
         # The CLI plans for the simulated Mac: its world's names are the ones to offer.
         s.inventory = Inventory.from_world(json.loads(Path(getattr(args, "world", None) or paths.default_world())
                                                       .read_text(encoding="utf-8")))
@@ -107,6 +112,35 @@ class PlanStats:
     prompt_s: float = 0.0
     decode_s: float = 0.0
     grammar_s: float = 0.0
+    repeats_dropped: int = 0  # calls that repeated an earlier one (PlannerSettings.merge_repeats)
+
+
+def _without_repeats(pieces: Iterator[str], repeats: RepeatedCalls) -> Iterator[str]:
+    """`pieces` (whole lines, a call's newline maybe apart) with repeated calls dropped
+    and the rest renumbered; a line left as written when nothing in it changes."""
+    after_dropped = False
+    for piece in pieces:
+        body = piece.rstrip("\n")
+        newline = piece[len(body):]
+        if not body.strip():
+            if not after_dropped:  # the newline of a dropped call goes with it
+                yield piece
+            after_dropped = False
+            continue
+        after_dropped = False
+        try:
+            item = parse_line(body)
+        except PlanSyntaxError:
+            item = None  # the consumer's parser says what is wrong with it
+        if not isinstance(item, Call):
+            yield piece
+            continue
+        kept = repeats.keep(item)
+        if kept is None:
+            after_dropped = not newline
+            continue
+        lead = body[: len(body) - len(body.lstrip())]
+        yield piece if kept == item else lead + kept.render() + newline
 
 
 def _call_number(line: str) -> int | None:
@@ -267,6 +301,15 @@ class LlmPlanner:
         self._abort.set()
 
     def _stream(self, request: PlanRequest) -> Iterator[str]:
+        if not self.settings.merge_repeats:
+            yield from self._lines(request)
+            return
+        repeats = RepeatedCalls()
+        yield from _without_repeats(self._lines(request), repeats)
+        self.last.repeats_dropped = repeats.dropped
+
+    def _lines(self, request: PlanRequest) -> Iterator[str]:
+        """The plan as the model writes it, in whole lines (a call as soon as it closes)."""
         s = self.settings
         t_ground = time.perf_counter()
         grounding = self.ground(request)
