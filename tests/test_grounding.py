@@ -122,6 +122,14 @@ def test_people_are_matched_by_first_name_and_by_sound(inventory: Inventory) -> 
     assert dict(ground("What's Sid's phone number?", NOW, inventory).people) == {"sid": "Sid Jha"}
 
 
+def test_a_name_taken_back_is_not_offered_the_later_one_is(inventory: Inventory) -> None:
+    assert dict(ground("email ryan no sorry priya the notes", NOW, inventory).people) == {"priya": "Priya Natarajan"}
+    assert dict(ground("text sid, uh, actually maya, that I'm late", NOW, inventory).people) == {"maya": "Maya Patel"}
+    # Not a correction: both stay.
+    both = ground("tell sid that maya is late, sorry", NOW, inventory).people
+    assert dict(both) == {"sid": "Sid Jha", "maya": "Maya Patel"}
+
+
 def test_a_title_is_not_a_first_name(inventory: Inventory) -> None:
     assert dict(ground("text dr weiss i'm late", NOW, inventory).people) == {"weiss": "Dr. Hannah Weiss"}
     assert dict(ground("text hannah i'm late", NOW, inventory).people) == {"hannah": "Dr. Hannah Weiss"}

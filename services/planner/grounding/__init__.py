@@ -200,9 +200,10 @@ def _untitled(tokens: list[str]) -> list[str]:
 
 def match_people(query: str, contacts: Sequence[str]) -> tuple[tuple[str, str], ...]:
     """Contacts the request names, matched as the executor matches (whole name, first name,
-    short form, spelling) or by sound ("sit" for Sid, as Whisper hears it)."""
+    short form, spelling) or by sound ("sit" for Sid, as Whisper hears it). A name taken
+    back ("email ryan no sorry priya") is not among them: the later one wins."""
     words = matching.normalize(re.sub(r"['’]s\b", "", query)).split()  # "Sid's number": Sid
-    found: dict[str, str] = {}
+    found: list[tuple[int, int, str]] = []  # (first word, past the last word, contact)
     taken: set[int] = set()
     # A title is not a first name ("Dr. Hannah Weiss" is Hannah; "dry" must not sound like "dr").
     firsts = [(c, _untitled(matching.normalize(c).split())) for c in contacts]
@@ -211,7 +212,7 @@ def match_people(query: str, contacts: Sequence[str]) -> tuple[tuple[str, str], 
         n = len(toks)
         for i in range(len(words) - n + 1):
             if n > 1 and words[i: i + n] == toks and not taken.intersection(range(i, i + n)):
-                found[" ".join(words[i: i + n])] = contact
+                found.append((i, i + n, contact))
                 taken.update(range(i, i + n))
     for i, w in enumerate(words):
         if i in taken or w in NOT_NAMES:
@@ -222,8 +223,21 @@ def match_people(query: str, contacts: Sequence[str]) -> tuple[tuple[str, str], 
         if not hits:
             hits = [c for c, toks in firsts if matching.sounds_like(w, toks[0])]
         if len(hits) == 1:
-            found[w] = hits[0]
-    return tuple(found.items())
+            found.append((i, i + 1, hits[0]))
+    found.sort()
+    kept = [f for k, f in enumerate(found)
+            if k + 1 == len(found) or not _takes_back(words[f[1]: found[k + 1][0]])]
+    return tuple(dict((" ".join(words[i:j]), c) for i, j, c in kept).items())
+
+
+# Words said between two names that take the first one back, and the hesitations around them.
+_TAKE_BACK = frozenset({"no", "wait", "sorry", "actually", "mean", "meant", "scratch", "rather", "correction"})
+_AROUND_TAKE_BACK = _TAKE_BACK | {"i", "make", "that", "or", "uh", "um", "oh", "er"}
+
+
+def _takes_back(between: list[str]) -> bool:
+    """Whether the words between two names are a correction ("no sorry", "uh actually", "i mean")."""
+    return bool(between) and set(between) <= _AROUND_TAKE_BACK and not _TAKE_BACK.isdisjoint(between)
 
 
 def match_notes(query: str, notes: Sequence[str]) -> tuple[tuple[str, str], ...]:
