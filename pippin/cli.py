@@ -701,6 +701,9 @@ def _planner_options(p: argparse.ArgumentParser) -> None:
                    "each, checked by llama.cpp's grammar sampler (the baseline of jump-forward)")
     p.add_argument("--lora", help="a llama.cpp LoRA adapter GGUF (default: the one shipped for the model, if any; "
                    "'' for none)")
+    p.add_argument("--prompt-style", choices=["full", "short", "grounded"], help="the prompt the model was trained "
+                   "on (default: what the adapter's train.json records; full without an adapter), e.g. grounded "
+                   "for a model with an adapter merged into it")
     p.add_argument("--no-grounding", action="store_true", help="let the model write times, durations, calendars, "
                    "lists, folders and priority freely (by default code resolves them and the grammar allows only "
                    "what it resolved)")

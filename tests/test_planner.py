@@ -343,3 +343,15 @@ def test_pippin_plan_prints_only_its_answer_unless_verbose() -> None:
         done = subprocess.run([sys.executable, "-c", loud.format(v=verbose)], capture_output=True, text=True,
                               timeout=300, check=True)
         assert ("llama_adapter" in done.stderr) == verbose, done.stderr[-500:]
+
+
+def test_the_planner_options_of_the_cli_reach_the_planner_settings() -> None:
+    from pippin.cli import build_parser
+    from services.planner.llm import PlannerSettings
+
+    args = build_parser().parse_args(["plan", "text sid", "--model", "merged.gguf", "--lora", "",
+                                      "--prompt-style", "grounded", "--keep-repeats"])
+    s = PlannerSettings.from_args(args)
+    assert (s.model, s.lora_path, s.prompt_style, s.merge_repeats) == ("merged.gguf", "", "grounded", False)
+    default = PlannerSettings.from_args(build_parser().parse_args(["plan", "text sid"]))
+    assert (default.lora_path, default.prompt_style, default.merge_repeats) == (None, None, True)

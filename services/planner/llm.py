@@ -81,6 +81,8 @@ class PlannerSettings:
             s.tool_layout = args.tool_layout
         if getattr(args, "lora", None) is not None:
             s.lora_path = args.lora
+        if getattr(args, "prompt_style", None):
+            s.prompt_style = args.prompt_style
         if getattr(args, "decoder", None):
             s.decoder = args.decoder
         if getattr(args, "no_jump_forward", False):
