@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from bench import (
+    adapter_merge_bench,
     bus_bench,
     e2e_bench,
     llama_build_bench,
@@ -40,7 +41,7 @@ def main() -> None:
                "jump_forward": planner_bench.jump_forward, "e2e": e2e_bench.run,
                "voice": voice_bench.run, "voice_asr": voice_bench.asr_variants,
                "voice_no_pause": voice_bench.no_pause, "soak": soak_bench.run,
-               "llama_build": llama_build_bench.run}
+               "llama_build": llama_build_bench.run, "adapter_merge": adapter_merge_bench.run}
     results: dict[str, object] = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M")}
     if only and (OUT / "results.json").exists():  # `python -m bench.run NAME...` refreshes just those
         results = {**json.loads((OUT / "results.json").read_text()), **results}
