@@ -9,6 +9,7 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from bench import (
     adapter_merge_bench,
@@ -42,21 +43,27 @@ def main() -> None:
                "voice": voice_bench.run, "voice_asr": voice_bench.asr_variants,
                "voice_no_pause": voice_bench.no_pause, "soak": soak_bench.run,
                "llama_build": llama_build_bench.run, "adapter_merge": adapter_merge_bench.run}
-    results: dict[str, object] = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M")}
+    now = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M")}
+    results: dict[str, Any] = dict(now)
     if only and (OUT / "results.json").exists():  # `python -m bench.run NAME...` refreshes just those
-        results = {**json.loads((OUT / "results.json").read_text()), **results}
+        results = {**json.loads((OUT / "results.json").read_text()), **now}
         results.pop("voice_base", None)  # replaced by voice_asr
+    # When and where each benchmark last ran: a partial refresh leaves the others' figures older.
+    measured: dict[str, str] = results.setdefault("measured", {})
     for name, fn in benches.items():
         if only and name not in only:
             continue
         print(f"bench {name}...", flush=True)
         results[name] = fn()
+        measured[name] = f"{now['date']} on {now['machine']}"
         print(json.dumps(results[name], indent=1), flush=True)
     (OUT / "results.json").write_text(json.dumps(results, indent=1))
-    lines = [f"Measured {results['date']} on {results['machine']}.", "", "| benchmark | figure | value |",
-             "|---|---|---|"]
+    lines = [f"Last refreshed {results['date']} on {results['machine']}; each benchmark's own date and machine "
+             "below (one without was measured before dates were kept per benchmark).", "",
+             "| benchmark | figure | value |", "|---|---|---|"]
     for name, figures in results.items():
-        if isinstance(figures, dict):
+        if isinstance(figures, dict) and name != "measured":
+            lines.append(f"| {name} | measured | {measured.get(name, 'before per-benchmark dates')} |")
             for k, v in figures.items():
                 lines.append(f"| {name} | {k} | {json.dumps(v) if isinstance(v, dict) else v} |")
     (OUT / "results.md").write_text("\n".join(lines) + "\n")
