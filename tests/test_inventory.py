@@ -89,3 +89,30 @@ def test_names_that_are_not_text_are_bad_news_and_change_nothing(tmp_path: Path,
     with pytest.raises(ValueError, match="must be names"):
         service._on_news(inventory_news(**bad))  # _listen counts it as bad news
     assert settings.inventory is before
+
+
+def test_as_each_minute_turns_an_idle_planner_warms_the_new_time_and_a_busy_one_does_not(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stage's side of warming (the warming itself is tested on a model in test_planner):
+    a stand-in records what it is asked to warm; the stage's minute is made 0.2 s long."""
+    service = PlannerService(config_mod.load(paths.CONFIG_DIR / "pippin.toml", tmp_path / "run"))
+    asked: list[tuple[str, str]] = []
+    service.planner = SimpleNamespace(prefill=lambda r: asked.append((r.query, r.now)) or 0)  # type: ignore[assignment]
+    service.warm_each_s = 0.2
+    minutes = iter(f"2026-11-24 09:{m:02d}:00" for m in range(60))
+    monkeypatch.setattr(service.config, "request_now", lambda: next(minutes))
+
+    async def go() -> None:
+        ticking = asyncio.create_task(service.started())
+        await asyncio.sleep(1.6)  # each wait is 0.5-0.7 s: at least two turns
+        assert len(asked) >= 2 and all(words == "" for words, _ in asked), asked
+        assert asked[0][1] != asked[1][1]  # each turn warms the time it is then
+        async with service._one_at_a_time:  # a plan is being made: no warming beside it
+            before = len(asked)
+            await asyncio.sleep(1.5)
+            assert len(asked) == before
+        ticking.cancel()
+
+    asyncio.run(go())
+    service.warm_each_s = 0.0  # [planner] warm_each_minute = false
+    asyncio.run(asyncio.wait_for(service.started(), 1))

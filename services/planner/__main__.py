@@ -8,13 +8,16 @@ While someone speaks, the listener publishes their words so far (topic "transcri
 an idle planner evaluates its prompt up to those words (`prefill`, writing nothing), so
 the plan for the final words starts with only the last few tokens to evaluate. That is
 done for the layout voice requests ask for ([listener] plan_layout) when its prompt does
-not depend on retrieval ("grammar", or retrieval off)."""
+not depend on retrieval ("grammar", or retrieval off). The prompt opens with the time to the
+minute and a table of the next days; on a real Mac that changes every minute, so as each
+minute turns an idle planner evaluates the new one's ([planner] warm_each_minute)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import time
 
 from services.planner.base import Planner, PlanRequest, PlanStream, calls_in_background
 from shared import wire
@@ -65,6 +68,7 @@ class PlannerService(Service):
         self.warms = self.voice_layout == "grammar" or not config.retrieval.get("enabled", True)
         self._warming: asyncio.Task[int] | None = None
         self.stats.update({"warm_tokens": 0})
+        self.warm_each_s = 60.0 if config.planner.get("warm_each_minute", True) else 0.0
 
     def load(self) -> None:
         self.planner = make_planner(self.config)
@@ -90,14 +94,30 @@ class PlannerService(Service):
         if wire.MacInventory.is_type(msg.type):
             self._take_inventory(msg)
             return
-        prefill = getattr(self.planner, "prefill", None)
         if not wire.Transcript.is_type(msg.type):
             return
         heard = wire.Transcript.from_event(msg)
-        if (heard.final or prefill is None or self._one_at_a_time.locked()
+        if not heard.final:
+            self._warm(heard.stable)
+
+    async def started(self) -> None:
+        """A typed request after a quiet minute would evaluate the new minute's date table
+        first (~100 tokens, about a second on 2 cores): just after each minute turns, it is
+        evaluated while the planner idles (with the simulated Mac's fixed clock, once)."""
+        if not (self.warms and self.warm_each_s):
+            return
+        while True:
+            await asyncio.sleep(self.warm_each_s - time.time() % self.warm_each_s + 0.5)
+            self._warm("")
+
+    def _warm(self, words: str) -> None:
+        """Evaluate the prompt up to `words` (the user's so far) in the background, if the
+        planner is idle; never waits for it."""
+        prefill = getattr(self.planner, "prefill", None)
+        if (prefill is None or self._one_at_a_time.locked()
                 or (self._warming is not None and not self._warming.done())):
             return
-        request = PlanRequest(heard.stable, self.config.request_now(), layout=self.voice_layout)
+        request = PlanRequest(words, self.config.request_now(), layout=self.voice_layout)
         self._warming = asyncio.get_running_loop().create_task(asyncio.to_thread(prefill, request))
         self._warming.add_done_callback(self._warmed)
 
