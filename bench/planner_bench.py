@@ -5,7 +5,9 @@
 - the shipped adapter (its short prompt) against the base model (its full prompt, cached);
 - jump-forward (the grammar's forced tokens in one batch, llguidance) against llama.cpp's
   grammar sampler, one step a token (`jump_forward`: every dev and fresh request, the plans
-  compared text for text, where each plan's time goes).
+  compared text for text, where each plan's time goes);
+- `minute_warming`: a typed request in a minute whose date table is not yet evaluated (a
+  real Mac after a quiet minute) against one the planner stage warmed as the minute turned.
 Every variant but `base` runs with the adapter shipped for the model, when there is one.
 Figures: prompt tokens evaluated, tokens generated, time to first token, to first call,
 to the full plan, tokens per second."""
@@ -118,6 +120,31 @@ def jump_forward(sets: tuple[str, ...] = ("dev", "fresh"), model: str = "qwen-0.
     out["plan_speedup_median"] = round(out["stepwise"]["plan_s"] / out["jump"]["plan_s"], 2)
     out["first_call_speedup_median"] = round(out["stepwise"]["first_call_s"] / out["jump"]["first_call_s"], 2)
     out["plan_speedup_p90"] = round(out["stepwise"]["plan_s_p90"] / out["jump"]["plan_s_p90"], 2)
+    return out
+
+
+def minute_warming(model: str = "qwen-0.5b") -> dict[str, Any]:
+    """Each request twice at the same minute, in turn: cold (the cache last held another
+    minute's prompt) and warmed (then `prefill` of the request's minute with no words, as the
+    planner stage does while idle when the minute turns). The plans must be the same."""
+    planner = LlmPlanner(PlannerSettings(model=model))
+    rows: dict[str, list[dict[str, Any]]] = {"cold": [], "warmed": []}
+    same = 0
+    for i, q in enumerate(QUERIES * 2):
+        now, other = f"2026-11-23 10:{i:02d}:00", f"2026-11-23 11:{i:02d}:00"
+        plans = {}
+        for kind in ("cold", "warmed"):
+            planner.prefill(PlanRequest("", other, layout="grammar"))  # the cache on another minute
+            if kind == "warmed":
+                planner.prefill(PlanRequest("", now, layout="grammar"))
+            timed, plans[kind] = _timed(planner, PlanRequest(q, now))
+            rows[kind].append(timed)
+        same += plans["cold"] == plans["warmed"]
+    out: dict[str, Any] = {k: {m: round(statistics.median(r[m] for r in v), 3)
+                               for m in ("evaluated", "prompt_s", "first_call_s", "plan_s")} for k, v in rows.items()}
+    out["same_plans"] = f"{same} of {len(QUERIES) * 2}"
+    out["first_call_speedup"] = round(out["cold"]["first_call_s"] / out["warmed"]["first_call_s"], 2)
+    out["plan_speedup"] = round(out["cold"]["plan_s"] / out["warmed"]["plan_s"], 2)
     return out
 
 

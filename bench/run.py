@@ -39,7 +39,8 @@ def main() -> None:
     only = set(sys.argv[1:])
     benches = {"scheduler": scheduler_bench.run, "bus": bus_bench.run, "pipeline": pipeline_bench.run,
                "retrieval": retrieval_bench.run, "planner": planner_bench.run,
-               "jump_forward": planner_bench.jump_forward, "e2e": e2e_bench.run,
+               "jump_forward": planner_bench.jump_forward,
+               "minute_warming": planner_bench.minute_warming, "e2e": e2e_bench.run,
                "voice": voice_bench.run, "voice_asr": voice_bench.asr_variants,
                "voice_no_pause": voice_bench.no_pause, "soak": soak_bench.run,
                "llama_build": llama_build_bench.run, "adapter_merge": adapter_merge_bench.run}
