@@ -8,8 +8,9 @@ that rounding. This bench measures the speed side; the accuracy side is an eval 
 file (`python -m bench.adapter_merge_bench --write merged.gguf`, then `pippin eval CASES
 --planner llm --retrieval --model merged.gguf --lora '' --prompt-style grounded`).
 
-Figures: prompt tokens/s (one batch of 512) and decode tokens/s (one token a step, best of 3
-runs of 64), each way, twice in turn; ratios merged over run time."""
+Figures: prompt tokens/s (one batch of 512) and decode tokens/s (one token a step), as
+`llama_build_bench.token_speeds` measures them, each way, twice in turn (the better of the
+two kept); ratios merged over run time."""
 
 from __future__ import annotations
 
@@ -23,7 +24,6 @@ from typing import Any
 import numpy as np
 
 ROUNDS = 2
-DECODE_STEPS = 64
 
 
 def _ggml_quantizer() -> Any:
@@ -46,10 +46,11 @@ def merge_adapter(base_path: Path, adapter_path: Path, out_path: Path) -> int:
     import gguf
     from gguf.quants import dequantize
 
+    from pippin.train import read_lora_gguf
+
     quantize_chunk = _ggml_quantizer()
-    base, adapter = gguf.GGUFReader(base_path), gguf.GGUFReader(adapter_path)
-    alpha = float(adapter.get_field("adapter.lora.alpha").contents())
-    lora = {t.name: t for t in adapter.tensors}
+    base = gguf.GGUFReader(base_path)
+    _, alpha, lora = read_lora_gguf(adapter_path)
     writer = gguf.GGUFWriter(out_path, arch=base.get_field("general.architecture").contents())
     for field in base.fields.values():
         if field.name == gguf.Keys.General.ARCHITECTURE or field.name.startswith("GGUF."):
@@ -61,8 +62,7 @@ def merge_adapter(base_path: Path, adapter_path: Path, out_path: Path) -> int:
     for t in base.tensors:
         data = t.data
         if t.name + ".lora_a" in lora:
-            a = np.asarray(lora[t.name + ".lora_a"].data, dtype=np.float32)  # rank x in
-            b = np.asarray(lora[t.name + ".lora_b"].data, dtype=np.float32)  # out x rank
+            a, b = lora[t.name + ".lora_a"], lora[t.name + ".lora_b"]  # rank x in, out x rank
             weights = np.ascontiguousarray(dequantize(t.data, t.tensor_type) + (alpha / a.shape[0]) * (b @ a),
                                            dtype=np.float32)
             rows, per_row = weights.shape
@@ -81,25 +81,15 @@ def merge_adapter(base_path: Path, adapter_path: Path, out_path: Path) -> int:
 
 
 def _speed(model_path: Path, adapter: Path | None) -> tuple[float, float]:
+    from bench.llama_build_bench import token_speeds
     from shared.runtime import models
 
     llm = models.load_llama(model_path, batch_invariant=True, n_ctx=2048, n_threads=2, n_batch=512,
                             lora_path=str(adapter) if adapter else None, verbose=False, seed=0)
-    tokens = llm.tokenize(("Send the lease agreement to Carlos and put a summary of it in a note. " * 60).encode())
-    llm.reset()
-    t = time.perf_counter()
-    llm.eval(tokens[:512])
-    prompt = 512 / (time.perf_counter() - t)
-    best = float("inf")
-    for _ in range(3):
-        llm.reset()
-        llm.eval(tokens[:100])
-        t = time.perf_counter()
-        for token in tokens[100: 100 + DECODE_STEPS]:
-            llm.eval([token])
-        best = min(best, time.perf_counter() - t)
-    del llm
-    return prompt, DECODE_STEPS / best
+    try:
+        return token_speeds(llm)
+    finally:
+        llm.close()
 
 
 def run() -> dict[str, Any]:

@@ -67,19 +67,9 @@ def run() -> dict[str, Any]:
     return out
 
 
-def measure(batch_invariant: bool) -> dict[str, Any]:
-    """In the process of one build (its llama_cpp first on the path)."""
-    import llama_cpp
-
-    from bench.planner_bench import _timed
-    from pippin.evaluation import world_at
-    from services.planner.base import PlanRequest
-    from services.planner.llm import LlmPlanner, PlannerSettings
-    from shared import paths
-    from shared.cases import load_cases
-
-    planner = LlmPlanner(PlannerSettings(batch_invariant=batch_invariant))
-    llm = planner._llm
+def token_speeds(llm: Any) -> tuple[float, float]:
+    """A loaded llama's prompt tokens/s (one batch of 512) and decode tokens/s (64 tokens, one
+    a step), each the median of 3 runs."""
     words = " ".join(f"word{i}" for i in range(400))
     prompt = llm.tokenize(words.encode(), add_bos=False)[:512]
     prompt_s, decode_s = [], []
@@ -92,7 +82,23 @@ def measure(batch_invariant: bool) -> dict[str, Any]:
         for token in prompt[:64]:
             llm.eval([token])
         decode_s.append(time.perf_counter() - t0)
-    llm.reset()
+    return round(len(prompt) / statistics.median(prompt_s), 1), round(64 / statistics.median(decode_s), 1)
+
+
+def measure(batch_invariant: bool) -> dict[str, Any]:
+    """In the process of one build (its llama_cpp first on the path)."""
+    import llama_cpp
+
+    from bench.planner_bench import _timed
+    from pippin.evaluation import world_at
+    from services.planner.base import PlanRequest
+    from services.planner.llm import LlmPlanner, PlannerSettings
+    from shared import paths
+    from shared.cases import load_cases
+
+    planner = LlmPlanner(PlannerSettings(batch_invariant=batch_invariant))
+    prompt_tps, decode_tps = token_speeds(planner._llm)
+    planner._llm.reset()
     planner.warm_prefix()
     plans, firsts = [], []
     for case in load_cases(paths.dev_cases())[:PLAN_REQUESTS]:
@@ -101,8 +107,7 @@ def measure(batch_invariant: bool) -> dict[str, Any]:
         plans.append(timed["plan_s"])
         firsts.append(timed["first_call_s"])
     return {"llama_cpp": str(Path(llama_cpp.__file__).parent), "batch_invariant": planner.batch_invariant,
-            "prompt_tokens_per_s": round(len(prompt) / statistics.median(prompt_s), 1),
-            "decode_tokens_per_s": round(64 / statistics.median(decode_s), 1),
+            "prompt_tokens_per_s": prompt_tps, "decode_tokens_per_s": decode_tps,
             "plan_s": round(statistics.median(plans), 3), "first_call_s": round(statistics.median(firsts), 3)}
 
 
