@@ -42,7 +42,9 @@ def say(text: str, voice: str = "en-gb", words_per_minute: int = 140) -> bytes:
         else:
             subprocess.run(["espeak-ng", "-v", voice, "-s", str(words_per_minute), "-w", str(raw), text],
                            check=True, capture_output=True)
-        subprocess.run(["sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", "-e", "signed-integer",
+        # -D: no dither. sox dithers when it resamples, by random noise of a bit or two, and
+        # that alone changed some of Whisper's words from one run of a benchmark to the next.
+        subprocess.run(["sox", "-D", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", "-e", "signed-integer",
                         "-t", "raw", str(out)], check=True, capture_output=True)
         return out.read_bytes()
 
