@@ -42,7 +42,9 @@ def main() -> None:
                "jump_forward": planner_bench.jump_forward,
                "minute_warming": planner_bench.minute_warming, "e2e": e2e_bench.run,
                "voice": voice_bench.run, "voice_asr": voice_bench.asr_variants,
-               "voice_no_pause": voice_bench.no_pause, "soak": soak_bench.run,
+               "voice_no_pause": voice_bench.no_pause, "voice_pipeline_early": voice_bench.pipeline_early,
+               "voice_asr_prompts": voice_bench.asr_prompts,
+               "soak": soak_bench.run,
                "llama_build": llama_build_bench.run, "adapter_merge": adapter_merge_bench.run}
     now = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M")}
     results: dict[str, Any] = dict(now)

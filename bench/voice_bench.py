@@ -265,3 +265,168 @@ def no_pause(voices: tuple[str, ...] = ("piper", "en-us", "piper beam5"), n: int
         }
     voice.settings.final_beam_size = beam
     return out
+
+
+def pipeline_early(n: int = 12, voice_name: str = "piper") -> dict[str, Any]:
+    """The always-on pipeline (`pippin up --listen`: the listener stage, its audio on the bus):
+    requests said in one breath after "hey jarvis" in Piper's voice, streamed in real time,
+    with early planning ([listener] early_plan: the words heard at the pause planned ahead)
+    and without, each in a pipeline of its own in the same run. End of speech (the last
+    voiced frame, by the listener's own endpointer) to the first call the executor starts
+    (its trace spans: the monotonic clock the processes share); a lookup the request took
+    from the speculative plan counts from when it ran early, as in `pippin listen`."""
+    if not speech.available():
+        return {"skipped": "espeak-ng and sox are not installed"}
+    import time
+
+    from bench.pipeline_bench import running_pipeline
+    from pippin.client import PipelineClient, send_audio, supervisorctl
+    from services.listener.endpoint import Endpointer
+    from shared.runtime.tracing import read_spans
+
+    cases = NO_PAUSE[:n]
+    said = [speech.silence(0.4) + speech.say(f"hey jarvis {text}", voice_name) + speech.silence(0.3)
+            for text, _ in cases]
+
+    def speech_end(pcm: bytes) -> float:
+        endpointer = Endpointer()
+        for frame in asyncio.run(_frames(pcm)):
+            endpointer.feed(frame)
+        return endpointer.last_voiced_t or 0.0
+
+    out: dict[str, Any] = {"requests": len(cases), "voice": voice_name}
+    for early in (False, True):
+        extra = f'[listener]\nsource = "bus"\nearly_plan = {str(early).lower()}\n'
+        latencies: list[float] = []
+        right = 0
+        heard: list[str] = []
+        with running_pipeline('kind = "llm"\nmodel = "qwen-0.5b"', retrieval=True, extra=extra) as config:
+            assert supervisorctl(config, "start", "listener").returncode == 0
+            client = PipelineClient(config)
+            try:
+                asyncio.run(client.wait_ready(300, ("listener", "planner", "gateway", "scheduler", "executor")))
+            finally:
+                client.close()
+            asyncio.run(send_audio(config, said[0], realtime=False, wait_s=120))  # warm-up: not measured
+            for pcm, (_, tools) in zip(said, cases, strict=True):
+                started: list[float] = []
+                result = asyncio.run(send_audio(config, pcm, realtime=True, wait_s=120, on_start=started.append))
+                if result is None:
+                    heard.append("")
+                    continue
+                heard.append(result["query"])
+                right += {c["tool"] for c in result["calls"]} == tools
+                time.sleep(1.5)  # spans reach the file with each heartbeat
+                assert config.trace_dir is not None
+                # A lookup the request took from its speculative plan was dispatched when it ran early.
+                took_early = any(c["reused"] for c in result["calls"])
+                starts = [s.start for s in read_spans(config.trace_dir) if s.stage == "executor" and s.name == "work"
+                          and (s.request_id == result["request_id"]
+                               or (took_early and s.request_id.startswith("early-") and s.start >= started[0]))]
+                if starts and started:
+                    latencies.append(min(starts) - (started[0] + speech_end(pcm)))
+            client = PipelineClient(config)
+            try:
+                stages = asyncio.run(client.status())
+            finally:
+                client.close()
+        label = "early_plan" if early else "final_only"
+        out[label] = {"plans_with_the_right_tools": f"{right}/{len(cases)}",
+                      "word_error_rate": round(_wer([t for t, _ in cases], heard), 4),
+                      "end_of_speech_to_first_call_s_median": round(statistics.median(latencies), 3)
+                      if latencies else None,
+                      "end_of_speech_to_first_call_s": [round(x, 3) for x in latencies],
+                      "heard": heard,
+                      "speculative_plans": {k: v for k, v in stages["planner"]["stats"].items() if "specul" in k},
+                      "early_plans_taken": stages["gateway"]["stats"].get("early_plans_taken")}
+    final_only, early_plan = (out[k]["end_of_speech_to_first_call_s_median"] for k in ("final_only", "early_plan"))
+    if final_only and early_plan:
+        out["speedup"] = round(final_only / early_plan, 2)
+    return out
+
+
+async def _frames(pcm: bytes) -> list[Any]:
+    return [f async for f in frames_of(pcm, realtime=False)]
+
+
+# For choosing ASR settings only, so that NO_PAUSE stays a set nothing was tuned on: our
+# own requests again, other words and people.
+ASR_CHOOSING: list[str] = [
+    "text Maya that the movie starts at eight",
+    "email Linda the budget spreadsheet",
+    "remind me at six to take out the trash",
+    "what's Ryan's email address",
+    "show me the nearest coffee shop",
+    "directions to Union Square by bus",
+    "make a note called books with Dune and Piranesi",
+    "set up a zoom with Sid tomorrow at eleven",
+    "send Priya a text saying I'm on my way",
+    "add call the plumber to my todo note",
+    "remind me next Wednesday to renew my passport",
+    "open the tax return",
+    "text Carlos happy birthday",
+    "email Kurt the slides from Monday",
+    "put yoga on my calendar Saturday at nine",
+    "summarize the lease agreement",
+    "forward this email to Sarah Lopez",
+    "reply saying thanks I'll take a look",
+    "how far is the airport",
+    "what's John's number",
+    "remind me in twenty minutes to flip the laundry",
+    "text Zoe that practice is cancelled",
+    "open my meeting notes",
+    "schedule a call with Amir next Monday at two",
+    "show me Alcatraz on the map",
+    "email Nicholas the photos from the trip",
+    "create a reminder to book flights",
+    "text Suhong can you send me the link",
+    "get directions to Priya's office",
+    "make a note saying the garage code is four four one two",
+]
+# What Whisper is shown as text said before the audio (its previous-text prompt), besides
+# the address book's names: requests as a user gives them, so the first word heard after
+# "Hey Jarvis," leans to a command.
+COMMANDS_SAID_BEFORE = "Text Sid. Email Maya the report. Remind me to call Mom. Show me the map. Open my notes."
+
+
+def asr_prompts(requests: tuple[str, ...] = ("choosing", "no_pause"), voice_name: str = "piper") -> dict[str, Any]:
+    """The listener's transcripts (wake word, look-back, the decode at the end of the turn) of
+    requests said in one breath after "hey jarvis", with Whisper's previous text being the
+    address book's names (the default) or the names and a few commands: first words kept and
+    word error rate per request set. Choose on "choosing"; "no_pause" is the set reported."""
+    if not speech.available():
+        return {"skipped": "espeak-ng and sox are not installed"}
+    import json
+
+    from services.listener.listener import Listener
+
+    voice = Voice(ListenerSettings())
+    world = json.loads(paths.default_world().read_text(encoding="utf-8"))
+    names = [c["name"] for c in world["contacts"]]
+    sets = {"choosing": ASR_CHOOSING, "no_pause": [t for t, _ in NO_PAUSE]}
+
+    async def heard(pcm: bytes) -> str:
+        async def nothing(_: Any) -> None:
+            return None
+
+        if voice.wake is not None:
+            voice.wake.reset()
+        events = await Listener(voice.settings, voice.transcriber, voice.wake, nothing).run(
+            frames_of(pcm, realtime=False))
+        return next((e.text for e in events if e.kind == "final"), "")
+
+    audio = {name: [speech.silence(0.4) + speech.say(f"hey jarvis {t}", voice_name) + speech.silence(1.2)
+                    for t in sets[name]] for name in requests}
+    out: dict[str, Any] = {"voice": voice_name, "commands_said_before": COMMANDS_SAID_BEFORE}
+    for prompt in ("names", "names and commands"):
+        voice.transcriber.expect_names(names, also_said="" if prompt == "names" else COMMANDS_SAID_BEFORE)
+        for name in requests:
+            hyps = [asyncio.run(heard(pcm)) for pcm in audio[name]]
+            kept = sum(_first_word(h) == _first_word(t) for t, h in zip(sets[name], hyps, strict=True))
+            out[f"{prompt} / {name}"] = {"first_word_kept": f"{kept}/{len(hyps)}",
+                                         "word_error_rate": round(_wer(sets[name], hyps), 4),
+                                         "first_word_lost": [{"said": t, "heard": h} for t, h in
+                                                             zip(sets[name], hyps, strict=True)
+                                                             if _first_word(h) != _first_word(t)][:8]}
+    voice.transcriber.expect_names(names)
+    return out

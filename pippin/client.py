@@ -62,14 +62,14 @@ class PipelineClient:
         spawn(listen())
 
     async def ask(self, text: str, *, request_id: str | None = None, now: str | None = None,
-                  policy: str | None = None, timeout_s: float = 300,
+                  policy: str | None = None, layout: str | None = None, timeout_s: float = 300,
                   on_progress: Callable[[dict[str, Any]], None] | None = None,
                   on_confirm: Callable[[dict[str, Any]], Awaitable[bool]] | None = None) -> dict[str, Any]:
         """Run a request on the pipeline. Under the confirm policy `on_confirm` is asked about
         each outward call (a `confirm` body: question, tool, args); without it, nothing is sent.
         A question asked again (a stage restarted) gets the first answer, not a second prompt."""
         self._start()
-        msg = wire.Ask(text, now, policy).event(request_id or new_id(), new_id(), "client")
+        msg = wire.Ask(text, now, policy, layout).event(request_id or new_id(), new_id(), "client")
         answers: dict[str, bool] = {}
         async for reply in self.gateway.stream(msg, timeout_s=timeout_s):
             if wire.Progress.is_type(reply.type) and on_progress:
@@ -236,9 +236,11 @@ def show_result(result: dict[str, Any], *, as_json: bool) -> int:
 
 
 async def send_audio(config: Config, pcm: bytes, *, realtime: bool = True, wait_s: float = 120,
-                     on_transcript: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any] | None:
+                     on_transcript: Callable[[dict[str, Any]], None] | None = None,
+                     on_start: Callable[[float], None] | None = None) -> dict[str, Any] | None:
     """Publish speech on the bus as numbered `audio` frames, for a listener stage with
-    source = "bus", and return the result of the request it heard (None if none came)."""
+    source = "bus", and return the result of the request it heard (None if none came).
+    `on_start` is told when the first frame goes (time.monotonic(), the clock of trace spans)."""
     from services.listener.audio import frames_of
 
     bus = Bus(config, "client")
@@ -256,8 +258,11 @@ async def send_audio(config: Config, pcm: bytes, *, realtime: bool = True, wait_
                     answer.set_result(msg.body)
 
         watcher = asyncio.ensure_future(watch())
+        stream = new_id()  # the listener numbers this stream's frames after the last one it heard
+        if on_start is not None:
+            on_start(time.monotonic())  # frames_of paces frame k at this moment + k * 30 ms
         async for f in frames_of(pcm + b"\0\0" * 16000, realtime=realtime):
-            frame = wire.Audio(f.seq, f.pcm, 16000).event(sender="client")
+            frame = wire.Audio(f.seq, f.pcm, 16000, stream).event(sender="client")
             await pub.send_multipart([topic(wire.Audio), encode(frame)])
         try:
             return await asyncio.wait_for(answer, wait_s)

@@ -8,7 +8,7 @@ At a pause (the first silent frame) the whole utterance so far is planned for re
 speculative plan. Planning a partial transcript is not worth it: its words are
 nearly always overtaken, and on 2 cores the speculation then only slows the decodes and
 the plan that count (measured: bench/voice_bench.py). Lookups in the speculative plan that
-neither change nor show anything (EARLY_TOOLS) run at once; nothing else does.
+neither change nor show anything (catalog.SILENT_LOOKUPS) run at once; nothing else does.
 When the final transcript comes:
 - if it is the text the speculation planned (ignoring case and punctuation), that plan is
   used, with the lookups already done;
@@ -26,13 +26,13 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 
 from services.planner.base import Planner, PlanRequest, PlanStream, calls_in_background
-from services.scheduler.engine import call_key
+from services.planner.speculation import Speculation
+from shared import catalog
 from shared.cases import Example
 from shared.outcome import Outcome
-from shared.plan import Call
+from shared.plan import Call, call_key
 
 log = logging.getLogger("pippin.listener")
 
@@ -49,18 +49,6 @@ def same_words(a: str, b: str) -> bool:
         return ["".join(ch for ch in w.casefold() if ch.isalnum()) for w in t.split()]
 
     return [w for w in norm(a) if w] == [w for w in norm(b) if w]
-
-
-@dataclass
-class Speculation:
-    text: str
-    calls: list[Call] = field(default_factory=list)
-    record: PlanStream = field(default_factory=PlanStream)
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-    task: asyncio.Task[None] | None = None
-
-    def task_done(self) -> bool:
-        return self.task is None or self.task.done()
 
 
 class EarlyPlanner:
@@ -131,9 +119,8 @@ class EarlyPlanner:
     async def _speculate(self, spec: Speculation) -> None:
         try:
             async for call in self._plan(spec.text, spec.record):
-                spec.calls.append(call)
-                spec.changed.set()
-                if call.tool in EARLY_TOOLS and not any("$" in str(a) for a in call.args):
+                spec.add(call)
+                if call.tool in catalog.SILENT_LOOKUPS and not any("$" in str(a) for a in call.args):
                     key = call_key(call.tool, call.args)
                     if key not in self.reads:
                         self.read_started[key] = time.perf_counter()
@@ -142,32 +129,14 @@ class EarlyPlanner:
         except RuntimeError:
             pass  # the planner failed: the final plan is made from scratch
         finally:
-            spec.changed.set()
+            spec.ended()
 
     def final(self, text: str) -> tuple[AsyncIterator[Call], PlanStream, bool]:
         """The calls to run for the final transcript, the record of their plan, and whether
         the speculation was used. `reads` holds the lookups run early (done or running)."""
         spec = self.spec
-        if spec is not None and same_words(spec.text, text) and spec.task is not None and not spec.task.cancelled():
-            return self._follow(spec), spec.record, True
+        if spec is not None and same_words(spec.text, text) and spec.usable():
+            return spec.follow(), spec.record, True
         self._stop()
         record = PlanStream()
         return self._plan(text, record), record, False
-
-    @staticmethod
-    async def _follow(spec: Speculation) -> AsyncIterator[Call]:
-        """The speculation's calls: those already planned at once, the rest as they come."""
-        sent = 0
-        while True:
-            while sent < len(spec.calls):
-                yield spec.calls[sent]
-                sent += 1
-            assert spec.task is not None
-            if spec.task.done():
-                if spec.record.error:  # as calls_in_background reports it for a plan made now
-                    raise RuntimeError(f"the planner failed: {spec.record.error}")
-                return
-            spec.changed.clear()
-            if sent < len(spec.calls):
-                continue
-            await spec.changed.wait()

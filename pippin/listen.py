@@ -21,10 +21,11 @@ from services.executor.ledger import Executor
 from services.listener.audio import Frame
 from services.listener.listener import Event, Listener, Voice
 from services.planner.base import Planner
-from services.scheduler.engine import CallEvent, Policy, Scheduler, SchedulerSettings, call_key
+from services.scheduler.engine import CallEvent, Policy, Scheduler, SchedulerSettings
 from services.scheduler.result import single_result_json
 from services.speaker.voice import Speaker, spoken_text
 from shared.outcome import Outcome
+from shared.plan import call_key
 
 
 @dataclass

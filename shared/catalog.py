@@ -258,6 +258,10 @@ TOOLS: tuple[Tool, ...] = (
     ),
 )
 
+# Lookups that neither change the Mac nor show anything: safe to run from a speculative plan,
+# before the user has finished asking (early planning).
+SILENT_LOOKUPS = frozenset({"get_phone_number", "get_email_address"})
+
 BY_NAME: dict[str, Tool] = {t.name: t for t in TOOLS}
 TOOL_NAMES: tuple[str, ...] = tuple(t.name for t in TOOLS)
 JOIN = "join"

@@ -16,6 +16,7 @@ import re
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 END_OF_PLAN = "<END_OF_PLAN>"
 # "$3" or "${3}" inside a string argument stands for the result of call 3.
@@ -62,6 +63,11 @@ class Thought:
 
 
 PlanItem = Call | Thought
+
+
+def call_key(tool: str, args: tuple[Any, ...]) -> str:
+    """What makes two calls the same action: the tool and its resolved arguments."""
+    return repr((tool, args))
 
 
 def refs_in(args: Iterable[Value]) -> Iterator[int]:

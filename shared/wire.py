@@ -178,6 +178,9 @@ class Run(Payload):
     examples: list[Any]
     policy: str
     layout: str | None = None
+    # Lookups already done for this request, from its speculative plan (early planning):
+    # [{tool, args, ok, value}]; a call of the plan that is one of them is not run again.
+    known: list[Any] | None = None
 
 
 # ---- scheduler <-> planner -----------------------------------------------------------------
@@ -189,6 +192,10 @@ class Plan(Payload):
     examples: list[Any]
     context: str | None = None  # what a first round did, when the joiner replans
     layout: str | None = None  # the planner's prompt layout for this request (voice: "grammar")
+    # Written ahead, at a pause in speech, for a `plan` of the same request that may follow:
+    # answered like any plan (services.planner.speculation), or at once with a bare plan_end
+    # when the planner is busy with a plan someone waits for.
+    speculative: bool | None = None
 
 
 @message("decide")
@@ -282,6 +289,9 @@ class Audio(Payload):
     seq: int
     pcm: bytes
     rate: int
+    # One sender's stream of frames, numbered from 0 (`pippin listen --pipeline` runs one per
+    # file); frames of a new stream follow the last one on the listener's audio clock.
+    stream: str | None = None
 
 
 @message("transcript")
@@ -289,6 +299,7 @@ class Transcript(Payload):
     text: str
     final: bool
     stable: str
+    pause: bool | None = None  # the whole utterance at its first silent frame: likely the final words
 
 
 def _spec(cls: type[Payload]) -> dict[str, tuple[type, bool]]:

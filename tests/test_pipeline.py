@@ -429,10 +429,10 @@ def test_confirm_policy_asks_the_client_and_sends_only_what_it_agreed_to(pipe: P
     assert next(c for c in unasked["calls"] if c["tool"] == "send_sms")["state"] == "failed"
 
 
-async def _ask(config: config_mod.Config, query: str) -> dict:
+async def _ask(config: config_mod.Config, query: str, layout: str | None = None) -> dict:
     c = PipelineClient(config)
     try:
-        return await c.ask(query)
+        return await c.ask(query, layout=layout)
     finally:
         c.close()
 
@@ -508,17 +508,67 @@ def test_tcp_with_curve_and_a_wrong_key_is_refused(tmp_path: Path) -> None:
             ctx.destroy(linger=0)
 
 
-async def _publish_transcripts(config, texts: list[str]) -> None:
+async def _publish_transcripts(config, texts: list[str], *, pause: bool = False) -> None:
     bus = Bus(config, "client")
     pub = bus.publisher()
     try:
         await asyncio.sleep(0.3)  # let the publisher reach the forwarder
         for text in texts:
-            body = {"text": text, "final": False, "stable": text}
+            body = {"text": text, "final": False, "stable": text, "pause": pause}
             await pub.send_multipart([b"transcript", encode(Message("transcript", body, sender="client"))])
             await asyncio.sleep(0.5)
     finally:
         bus.close()
+
+
+def _stats(config, stage: str) -> dict:
+    c = PipelineClient(config)
+    try:
+        return run(c.status()).get(stage, {}).get("stats", {})
+    finally:
+        c.close()
+
+
+def _stat_above(config, stage: str, key: str, above: int, wait_s: float = 15) -> int:
+    """The stage's counter once a heartbeat reports it above `above` (its last value if none does in time)."""
+    deadline = time.time() + wait_s
+    while (value := int(_stats(config, stage).get(key, 0))) <= above and time.time() < deadline:
+        time.sleep(0.3)
+    return value
+
+
+def test_words_planned_at_a_pause_are_the_plan_of_a_request_with_the_same_words(pipe: Pipeline) -> None:
+    """At a pause in speech (a `transcript` with pause set) the gateway has the words planned
+    ahead and runs the plan's silent lookups, nothing else. A request with the same words then
+    follows that plan and takes the lookup's outcome instead of looking again; one whose words
+    changed after the pause is planned afresh, and gets its own plan."""
+    plans = {json.loads(line)["query"]: json.loads(line)["plan"] for line in CASES.read_text().splitlines()}
+    before, gateway = _stats(pipe.config, "planner"), _stats(pipe.config, "gateway")
+    effects = len(pipe.effects())
+    run(_publish_transcripts(pipe.config, [QUERIES[0]], pause=True))
+    assert _stat_above(pipe.config, "planner", "speculations", before.get("speculations", 0)) > before.get(
+        "speculations", 0)
+    time.sleep(1.0)  # the reference planner writes its 4 lines, 0.15 s each
+    assert len(pipe.effects()) == effects  # no message drafted: only the two lookups ran
+    result = run(_ask(pipe.config, QUERIES[0], layout="grammar"))
+    assert result["plan"] == plans[QUERIES[0]] and result["answer"], result
+    *lookups, text = result["calls"]
+    assert [c["tool"] for c in lookups] == ["get_phone_number"] * 2, lookups
+    assert all(c["reused"] and c["state"] == "done" for c in lookups), lookups
+    assert text["tool"] == "send_sms" and text["state"] == "done" and not text["reused"], text
+    assert _stat_above(pipe.config, "planner", "speculations_used", before.get("speculations_used", 0)) == (
+        before.get("speculations_used", 0) + 1)
+    assert len(pipe.effects()) > effects  # the request's own calls ran
+    # The request kept the pause's moment and tools, so on a real Mac's clock it asks the same plan.
+    assert _stats(pipe.config, "gateway")["early_plans_taken"] == gateway.get("early_plans_taken", 0) + 1
+
+    run(_publish_transcripts(pipe.config, [QUERIES[3]], pause=True))  # the user then said something else
+    _stat_above(pipe.config, "planner", "speculations", before.get("speculations", 0) + 1)
+    other = run(_ask(pipe.config, QUERIES[1], layout="grammar"))
+    assert other["plan"] == plans[QUERIES[1]], other
+    after = _stats(pipe.config, "planner")
+    assert after["speculations"] == before.get("speculations", 0) + 2
+    assert after["speculations_used"] == before.get("speculations_used", 0) + 1
 
 
 def _planner_stat(config, key: str, wait_s: float = 15) -> int:
@@ -582,8 +632,13 @@ def test_the_listener_stage_hears_a_request_on_the_bus(pipe: Pipeline) -> None:
         assert heard[-1]["final"] and "offsite" in final and "calendar" in final, heard
         assert any(not h["final"] and h["text"] for h in heard)  # partial transcripts came first
         assert result is not None and result["answer"], result
+        frames = _stats(pipe.config, "listener")
         silent = run(send_audio(pipe.config, speech.utterance(0.5, QUERIES[1], 1.0), realtime=False, wait_s=8))
         assert silent is None  # no wake phrase: nothing asked
+        # ...though every frame was heard: a second stream, numbered from 0 again, follows the first.
+        heard_now = _stat_above(pipe.config, "listener", "frames", frames["frames"])
+        assert heard_now > frames["frames"] and _stats(pipe.config, "listener")["frames_dropped"] == frames[
+            "frames_dropped"]
     finally:
         supervisorctl(pipe.config, "stop", "listener")
         pipe.config_path.write_text(original)

@@ -106,3 +106,18 @@ def test_a_request_without_an_id_is_given_one(tmp_path: Path) -> None:
             assert replies[-1].request_id and replies[-1].trace_id
 
     asyncio.run(go())
+
+
+def test_the_scheduler_refuses_a_run_that_claims_an_action_was_done_early(tmp_path: Path) -> None:
+    """Only silent lookups may run from a speculative plan: a `run` saying a message was
+    already sent would skip sending it, so it is refused with an error that names them."""
+    from services.scheduler.__main__ import SchedulerService
+
+    async def go() -> None:
+        async with StageHarness(SchedulerService, tmp_path) as stage:
+            known = [{"tool": "send_sms", "args": [["+1 555 0100"], "hi"], "ok": True, "value": "sent"}]
+            run = wire.Run("text Sid hi", "2026-11-23 09:00:00", [], [], "", None, known).event("r1", sender="test")
+            replies = await stage.ask(run)
+            assert replies[-1].type == "error" and "get_phone_number" in replies[-1].body["message"], replies
+
+    asyncio.run(go())

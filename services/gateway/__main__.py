@@ -3,20 +3,56 @@
 For each `ask` it answers `accepted`, asks retrieval for the tools and examples, hands
 the request to the scheduler and relays its `progress` and `result`. It also keeps the
 latest heartbeat of every stage for `status`, and turns `cancel` into bus news.
-Every request ends, within [gateway] request_timeout_s, in a result or a clear error."""
+Every request ends, within [gateway] request_timeout_s, in a result or a clear error.
+
+Early planning ([listener] early_plan): at the first pause in speech (a `transcript`
+with pause set) the gateway asks retrieval for the tools of the words so far and the
+planner for a speculative plan of them, at the moment of the pause, and runs the plan's
+lookups that neither change nor show anything (catalog.SILENT_LOOKUPS) as they stream in.
+When the listener then asks with exactly those words, the request keeps that moment and
+those tools, so its plan is the one already being written, and the scheduler is told the
+lookups already done (`run` known). Nothing else runs from a speculation: the request goes
+through the scheduler like any other."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
-from shared import wire
+from shared import catalog, wire
 from shared.config import Config
-from shared.runtime.bus import Request, Service, StageError, run_service
-from shared.wire import Message
+from shared.plan import call_key
+from shared.runtime.bus import Request, Service, StageError, run_service, spawn, topic
+from shared.wire import Message, new_id
 
+log = logging.getLogger("pippin.gateway")
 REQUEST_TIMEOUT_S = 240.0  # the default; [gateway] request_timeout_s
+# A speculation older than this is not taken for a request: the turn ends 0.6 s after the
+# pause ([listener] silence_ms), so an older one was for words the user went on from.
+EARLY_PLAN_FRESH_S = 30.0
+
+
+@dataclass
+class EarlyPlan:
+    """What a speculative plan was asked with (the words, their moment, the tools found),
+    and the lookups run from it, by call_key()."""
+
+    text: str
+    now: str
+    retrieved: wire.Retrieved
+    at: float  # time.monotonic()
+    lookups: dict[str, tuple[wire.PlanCall, asyncio.Task[wire.CallOutcome | None]]] = field(default_factory=dict)
+
+    def known(self) -> list[dict[str, Any]]:
+        """The lookups done by now, for the scheduler (one still running, it does again)."""
+        done = []
+        for call, task in self.lookups.values():
+            if task.done() and (got := task.result()) is not None:
+                done.append({"tool": call.tool, "args": call.args, "ok": got.ok, "value": got.value})
+        return done
 
 
 class GatewayService(Service):
@@ -29,10 +65,67 @@ class GatewayService(Service):
         self.retrieval = self.requester("retrieval", terminal={"retrieved"})
         self.scheduler = self.requester("scheduler", terminal={"result"})
         self.stages: dict[str, dict[str, Any]] = {}
+        self.early_plan = bool(config.listener.get("early_plan", True))
+        self.voice_layout = str(config.listener.get("plan_layout", "grammar"))
+        self.planner = self.requester("planner", terminal={"plan_end"})
+        self.executor = self.requester("executor", terminal={"outcome"},
+                                       key=lambda m: f"{m.request_id}/{m.body.get('idx')}")
+        self.early: EarlyPlan | None = None  # the last speculation asked for
+        self._planning_early: asyncio.Task[None] | None = None
+        self.stats.update({"early_plans": 0, "early_plans_taken": 0, "early_lookups": 0})
+
+    def extra_topics(self) -> tuple[bytes, ...]:
+        return (topic(wire.Transcript),) if self.early_plan else ()
 
     def on_bus(self, msg: Message) -> None:
         if wire.Heartbeat.is_type(msg.type):
             self.stages[msg.sender] = {**msg.body, "seen": time.time()}
+        elif wire.Transcript.is_type(msg.type) and self.early_plan:
+            heard = wire.Transcript.from_event(msg)
+            if heard.pause and heard.text.strip():
+                if self._planning_early is not None:  # words the user went on from: one in flight at most
+                    self._planning_early.cancel()
+                self._planning_early = spawn(self._plan_early(heard.text))
+
+    async def _plan_early(self, text: str) -> None:
+        """A speculative plan of the words heard at a pause (the module's docstring)."""
+        rid = f"early-{new_id()}"
+        try:
+            got = wire.Retrieved.from_event(
+                await self.retrieval.call(wire.Retrieve(text).event(rid, sender=self.name), timeout_s=30))
+            early = self.early = EarlyPlan(text, self.config.request_now(), got, time.monotonic())
+            plan = wire.Plan(text, early.now, got.tools, got.examples, None, self.voice_layout, speculative=True)
+            self.stats["early_plans"] += 1
+            async for reply in self.planner.stream(plan.event(rid, sender=self.name), timeout_s=60):
+                if not wire.PlanCall.is_type(reply.type):
+                    continue
+                call = wire.PlanCall.from_event(reply)
+                key = call_key(call.tool, tuple(call.args))
+                silent = call.tool in catalog.SILENT_LOOKUPS and not any("$" in str(a) for a in call.args)
+                if silent and key not in early.lookups:
+                    early.lookups[key] = (call, spawn(self._look_up(rid, call)))
+        except (StageError, TimeoutError) as e:  # only a head start lost: the request plans as usual
+            log.warning("no early plan for %r: %s", text, e)
+
+    async def _look_up(self, rid: str, call: wire.PlanCall) -> wire.CallOutcome | None:
+        """A silent lookup of a speculative plan; None if the executor gave no outcome."""
+        self.stats["early_lookups"] += 1
+        msg = wire.Execute(call.idx, call.tool, call.args, False).event(rid, sender=self.name)
+        try:
+            return wire.CallOutcome.from_event(await self.executor.call(msg, timeout_s=30, key=f"{rid}/{call.idx}"))
+        except (StageError, TimeoutError) as e:  # the scheduler will run it
+            log.warning("early lookup %s%s failed: %s", call.tool, tuple(call.args), e)
+            return None
+
+    def _early_for(self, ask: wire.Ask) -> EarlyPlan | None:
+        """The speculation asked for exactly these words, still fresh, taken once."""
+        early = self.early
+        if (early is None or early.text != ask.text or ask.now or (ask.layout or "") != self.voice_layout
+                or time.monotonic() - early.at > EARLY_PLAN_FRESH_S):
+            return None
+        self.early = None
+        self.stats["early_plans_taken"] += 1
+        return early
 
     async def handle(self, request: Request) -> None:
         msg = request.msg
@@ -70,10 +163,15 @@ class GatewayService(Service):
 
     async def _work(self, request: Request) -> wire.Result:
         msg, ask = request.msg, wire.Ask.from_event(request.msg)
-        got = wire.Retrieved.from_event(
-            await self.retrieval.call(msg.reply(wire.Retrieve(ask.text), self.name), timeout_s=30))
-        run = msg.reply(wire.Run(ask.text, ask.now or self.config.request_now(), got.tools, got.examples,
-                                 ask.policy or "", ask.layout), self.name)  # "": the scheduler's own policy
+        known: list[dict[str, Any]] | None = None
+        if (early := self._early_for(ask)) is not None:  # the plan is already being written
+            now, got, known = early.now, early.retrieved, early.known()
+        else:
+            now = ask.now or self.config.request_now()
+            got = wire.Retrieved.from_event(
+                await self.retrieval.call(msg.reply(wire.Retrieve(ask.text), self.name), timeout_s=30))
+        run = msg.reply(wire.Run(ask.text, now, got.tools, got.examples,
+                                 ask.policy or "", ask.layout, known), self.name)  # "": the scheduler's own policy
         async for reply in self.scheduler.stream(run, timeout_s=self.timeout_s):
             if wire.Progress.is_type(reply.type):
                 await request.reply(wire.Progress.from_event(reply))

@@ -6,11 +6,13 @@ Audio comes from the microphone ([listener] source = "microphone") or from the b
 spoken, publishes each partial and the final transcript on the bus (topic
 "transcript"), sends the final one to the gateway as an `ask`, and publishes the result
 (topic "answer"). Audio frames that arrive out of order or twice are dropped by their
-sequence number; a gap is filled with silence so the audio clock stays true."""
+sequence number; a gap is filled with silence so the audio clock stays true. Each
+sender's stream (`stream`) is numbered from 0 and follows the last one on that clock."""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from collections.abc import AsyncIterator
 
@@ -44,7 +46,10 @@ class ListenerService(Service):
         # Voice requests use the static prompt: the planner warms it with the words so far.
         self.plan_layout = str(s.get("plan_layout", "grammar"))
         self.audio: asyncio.Queue[Frame | None] = asyncio.Queue(maxsize=2000)
-        self.next_seq = 0
+        self.next_seq = 0  # on the listener's audio clock
+        self.stream: str | None = None  # the stream being heard, and where its frame 0 falls on that clock
+        self.stream_start = 0
+        self.streams_ended: collections.deque[str] = collections.deque(maxlen=64)
         self.asking = 0  # requests heard and not answered yet: the wake word waits for them
         self.names: list[str] | None = None  # the Mac's contacts, once known
         self.stats.update({"frames": 0, "frames_dropped": 0, "wakes": 0, "turns": 0})
@@ -81,7 +86,14 @@ class ListenerService(Service):
         if not wire.Audio.is_type(msg.type):
             return
         audio = wire.Audio.from_event(msg)
-        seq, pcm = audio.seq, audio.pcm
+        if audio.stream != self.stream:
+            if audio.stream in self.streams_ended:  # a late frame of a stream already followed by another
+                self.stats["frames_dropped"] += 1
+                return
+            if self.stream is not None:  # a new sender: its frame 0 follows the last frame heard
+                self.streams_ended.append(self.stream)
+            self.stream, self.stream_start = audio.stream, self.next_seq - audio.seq
+        seq, pcm = self.stream_start + audio.seq, audio.pcm
         if audio.rate != 16000 or len(pcm) != FRAME_BYTES or seq < self.next_seq:
             self.stats["frames_dropped"] += 1
             return
@@ -112,7 +124,9 @@ class ListenerService(Service):
             self.stats["wakes"] += 1
             await self.publish(wire.Wake(e.t_audio).event(sender=self.name))  # the speaker stops: barge-in
         if e.kind in ("speech", "partial", "pause", "final"):  # "speech": nothing heard yet
-            await self.publish(wire.Transcript(e.text, e.kind == "final", e.stable).event(sender=self.name))
+            # A pause's words are likely the request: the gateway has them planned ahead (early_plan).
+            heard = wire.Transcript(e.text, e.kind == "final", e.stable, pause=e.kind == "pause")
+            await self.publish(heard.event(sender=self.name))
         if e.kind == "final" and e.text.strip():
             self.stats["turns"] += 1
             spawn(self.ask(e.text))

@@ -94,20 +94,21 @@ class Transcriber:
         self.names_text = ""
         self.names_expected: tuple[str, ...] = ()
 
-    def expect_names(self, names: Iterable[str], most_tokens: int = 160) -> None:
+    def expect_names(self, names: Iterable[str], most_tokens: int = 160, also_said: str = "") -> None:
         """The address book's names, shown to Whisper as text said before this audio (its
         previous-text prompt): a word that sounds like one is written as it ("Dr Weiss's"
         not "Wises", "Nicholas"). Up to `most_tokens` of them, in the order given (Whisper
         reads at most 223 tokens of previous text). On our 40 Piper-voiced requests, word
-        error rate 16.3% -> 14.8% (bench/voice_bench.py no_pause)."""
+        error rate 16.3% -> 14.8% (bench/voice_bench.py no_pause). `also_said`: more text
+        after the names (measured with a few commands: not better, bench asr_prompts)."""
         chosen: list[str] = []
         for name in dict.fromkeys(n.strip() for n in names if n.strip()):
             if len(self._tokenizer.encode(" " + ", ".join([*chosen, name]) + ".")) > most_tokens:
                 break
             chosen.append(name)
         self.names_expected = tuple(chosen)
-        self.names_text = ", ".join(chosen) + "." if chosen else ""
-        self._names = self._tokenizer.encode(" " + self.names_text) if chosen else []
+        self.names_text = " ".join(filter(None, [", ".join(chosen) + "." if chosen else "", also_said.strip()]))
+        self._names = self._tokenizer.encode(" " + self.names_text) if self.names_text else []
 
     def decode(self, pcm: bytes, said_first: str = "", beam_size: int = 1) -> Decode:
         """The words in `pcm`. `said_first`: words known to open the audio (the wake phrase,

@@ -10,7 +10,14 @@ the plan for the final words starts with only the last few tokens to evaluate. T
 done for the layout voice requests ask for ([listener] plan_layout) when its prompt does
 not depend on retrieval ("grammar", or retrieval off). The prompt opens with the time to the
 minute and a table of the next days; on a real Mac that changes every minute, so as each
-minute turns an idle planner evaluates the new one's ([planner] warm_each_minute)."""
+minute turns an idle planner evaluates the new one's ([planner] warm_each_minute).
+
+At the first pause in speech the gateway asks for a speculative plan of the words so far
+(`plan` with speculative = true, [listener] early_plan): it is written at once and streamed
+back (the gateway runs its silent lookups early), unless a plan someone waits for is being
+written (then a bare plan_end). A `plan` for exactly that request (words, moment, tools,
+layout) then follows it, from the calls already written; any other request stops it first.
+Only plans asked for ever reach the scheduler."""
 
 from __future__ import annotations
 
@@ -18,12 +25,15 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import AsyncIterator
 
 from services.planner.base import Planner, PlanRequest, PlanStream, calls_in_background
+from services.planner.speculation import Speculation
 from shared import wire
 from shared.cases import Example
 from shared.config import Config
-from shared.runtime.bus import Request, Service, run_service, topic
+from shared.plan import Call
+from shared.runtime.bus import Request, Service, run_service, spawn, topic
 from shared.wire import Message
 
 log = logging.getLogger("pippin.planner")
@@ -67,7 +77,10 @@ class PlannerService(Service):
         # Warming pays only where the prompt is the same whatever retrieval finds.
         self.warms = self.voice_layout == "grammar" or not config.retrieval.get("enabled", True)
         self._warming: asyncio.Task[int] | None = None
-        self.stats.update({"warm_tokens": 0})
+        self.early_plan = bool(config.listener.get("early_plan", True))
+        self.speculation: Speculation | None = None
+        self.stats.update({"warm_tokens": 0, "speculations": 0, "speculations_used": 0, "speculations_dropped": 0,
+                           "speculations_refused": 0})
         self.warm_each_s = 60.0 if config.planner.get("warm_each_minute", True) else 0.0
 
     def load(self) -> None:
@@ -97,7 +110,7 @@ class PlannerService(Service):
         if not wire.Transcript.is_type(msg.type):
             return
         heard = wire.Transcript.from_event(msg)
-        if not heard.final:
+        if not heard.final and not (heard.pause and self.early_plan):  # at a pause the gateway asks for a plan
             self._warm(heard.stable)
 
     async def started(self) -> None:
@@ -131,12 +144,27 @@ class PlannerService(Service):
             self.stats["warm_tokens"] += task.result()
 
     async def handle(self, request: Request) -> None:
-        if not (wire.Plan.is_type(request.msg.type) or wire.Decide.is_type(request.msg.type)):
-            await request.error(f"planner does not take {request.msg.type!r} messages")
+        msg = request.msg
+        if not (wire.Plan.is_type(msg.type) or wire.Decide.is_type(msg.type)):
+            await request.error(f"planner does not take {msg.type!r} messages")
             return
+        if wire.Plan.is_type(msg.type):
+            asked = wire.Plan.from_event(msg)
+            plan_request = PlanRequest(asked.text, asked.now, tuple(asked.tools),
+                                       tuple(Example.from_json(e) for e in asked.examples), asked.context or "",
+                                       asked.layout or "")
+            if asked.speculative:
+                await self._speculate(request, plan_request)
+                return
+            if (spec := self._speculation_for(plan_request)) is not None:
+                await self._send_plan(request, spec.follow(), spec.record)
+                return
+        self._drop_speculation()  # a request someone waits for comes first
         async with self._one_at_a_time:
-            if wire.Plan.is_type(request.msg.type):
-                await self._plan(request)
+            if wire.Plan.is_type(msg.type):
+                assert self.planner is not None
+                record = PlanStream()
+                await self._send_plan(request, calls_in_background(self.planner, plan_request, record), record)
             else:
                 await self._decide(request)
 
@@ -147,20 +175,57 @@ class PlannerService(Service):
         action = await asyncio.to_thread(decide, asked.text, asked.observations) if decide else "finish"
         await request.reply(wire.Decision(action))
 
-    async def _plan(self, request: Request) -> None:
-        assert self.planner is not None
-        planner = self.planner
-        asked = wire.Plan.from_event(request.msg)
-        examples = tuple(Example.from_json(e) for e in asked.examples)
-        plan_request = PlanRequest(asked.text, asked.now, tuple(asked.tools), examples, asked.context or "",
-                                   asked.layout or "")
-        record = PlanStream()
+    async def _send_plan(self, request: Request, calls: AsyncIterator[Call], record: PlanStream) -> None:
+        """Each call as a `plan_call` the moment it is written, then `plan_end`."""
         try:
-            async for call in calls_in_background(planner, plan_request, record):
+            async for call in calls:
                 await request.reply(wire.PlanCall(call.idx, call.tool, list(call.args)))
-        except RuntimeError:
-            pass  # the error is in record.error, reported in plan_end
+        except RuntimeError as e:
+            record.error = record.error or str(e)  # a stopped speculation has no error of its own
         await request.reply(wire.PlanEnd(record.error))
+
+    async def _speculate(self, request: Request, plan_request: PlanRequest) -> None:
+        """Write a plan nobody has asked for yet, streamed to the gateway as it is written."""
+        if self._one_at_a_time.locked():  # a plan or a speculation is being written: it goes on
+            self.stats["speculations_refused"] += 1
+            await request.reply(wire.PlanEnd(None))
+            return
+        self._drop_speculation()
+        spec = self.speculation = Speculation(plan_request.query, plan_request)
+        spec.task = spawn(self._write_speculation(spec, plan_request))
+        self.stats["speculations"] += 1
+        await self._send_plan(request, spec.follow(), spec.record)
+
+    async def _write_speculation(self, spec: Speculation, plan_request: PlanRequest) -> None:
+        assert self.planner is not None
+        try:
+            async with self._one_at_a_time:
+                async for call in calls_in_background(self.planner, plan_request, spec.record):
+                    spec.add(call)
+        except RuntimeError:
+            pass  # in spec.record.error, for the plan that follows it
+        finally:
+            spec.ended()
+
+    def _speculation_for(self, plan_request: PlanRequest) -> Speculation | None:
+        """The speculation written for exactly this request, taken (a plan is followed once)."""
+        spec = self.speculation
+        if spec is None or spec.request != plan_request or not spec.usable():
+            return None
+        self.speculation = None
+        self.stats["speculations_used"] += 1
+        return spec
+
+    def _drop_speculation(self) -> None:
+        """Stop a speculation still being written: the words it planned were not the request."""
+        spec, self.speculation = self.speculation, None
+        if spec is not None and not spec.task_done():
+            abort = getattr(self.planner, "abort", None)
+            if abort is not None:
+                abort()
+            assert spec.task is not None
+            spec.task.cancel()
+            self.stats["speculations_dropped"] += 1
 
 
 if __name__ == "__main__":

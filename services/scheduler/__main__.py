@@ -25,12 +25,25 @@ from services.scheduler.result import result_json
 from shared import catalog, wire
 from shared.config import Config
 from shared.outcome import Outcome
-from shared.plan import Call, render_plan
+from shared.plan import Call, call_key, render_plan
 from shared.runtime.bus import Request, Service, run_service, spawn, topic
 from shared.wire import Message
 
 KEEP_RESULTS = 256
 MAX_REPLANS = 1
+
+
+def known_outcomes(known: list[Any]) -> dict[str, Outcome]:
+    """A run's lookups done early ([{tool, args, ok, value}]) by call_key(). Only silent
+    lookups may be known: anything else would skip an action the plan asks for."""
+    out: dict[str, Outcome] = {}
+    for k in known:
+        if not (isinstance(k, dict) and k.get("tool") in catalog.SILENT_LOOKUPS and isinstance(k.get("args"), list)
+                and isinstance(k.get("ok"), bool) and isinstance(k.get("value"), str)):
+            raise ValueError(f"run: a known outcome must be {{tool, args, ok, value}} of a silent lookup "
+                             f"({', '.join(sorted(catalog.SILENT_LOOKUPS))}), not {k!r:.200}")
+        out[call_key(k["tool"], tuple(k["args"]))] = Outcome(k["ok"], k["value"])
+    return out
 
 
 class SchedulerService(Service):
@@ -95,14 +108,19 @@ class SchedulerService(Service):
         if not wire.Run.is_type(request.msg.type):
             await request.error(f"scheduler does not take {request.msg.type!r} messages")
             return
+        try:
+            known = known_outcomes(wire.Run.from_event(request.msg).known or [])
+        except ValueError as e:
+            await request.error(str(e))
+            return
         self.running[request.request_id] = request
         try:
-            result = await self._run(request.msg)
+            result = await self._run(request.msg, known)
         finally:
             self.running.pop(request.request_id, None)
         await request.reply(wire.Result(**result), keep=True)
 
-    async def _run(self, msg: Message) -> dict[str, Any]:
+    async def _run(self, msg: Message, known: dict[str, Outcome]) -> dict[str, Any]:
         run = wire.Run.from_event(msg)
         sinks: list[dict[str, Any]] = []
 
@@ -123,7 +141,7 @@ class SchedulerService(Service):
         rounds = await run_rounds(self.engine, msg.request_id, run.text, plan_calls(msg.request_id),
                                   policy=Policy(run.policy) if run.policy else self.settings.policy,
                                   decide=decide if llm else None, replan=plan_calls if llm else None,
-                                  max_replans=MAX_REPLANS)
+                                  max_replans=MAX_REPLANS, known=known)
         return result_json(msg.request_id, run.text, [s["text"] for s in sinks], rounds,
                            t_plan_done=sinks[0]["done"], t_first_call=sinks[0]["first"])
 

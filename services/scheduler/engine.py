@@ -18,7 +18,7 @@ from services.scheduler.graph import PlanGraph, Progress, State
 from shared import catalog
 from shared.catalog import Effect
 from shared.outcome import Outcome
-from shared.plan import Call
+from shared.plan import Call, call_key
 from shared.validate import DEFAULT_MAX_CALLS
 
 
@@ -82,11 +82,6 @@ class CallReport:
     finished: float | None
     has_dependents: bool
     reused: bool = False  # the same call ran in an earlier round of this request; its outcome was reused
-
-
-def call_key(tool: str, args: tuple[Any, ...]) -> str:
-    """What makes two calls the same action: the tool and its resolved arguments."""
-    return repr((tool, args))
 
 
 @dataclass

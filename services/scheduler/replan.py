@@ -15,13 +15,13 @@ and in the scheduler stage (which asks the planner stage over the bus)."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterable, Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from services.scheduler.engine import Policy, RequestResult, Scheduler, call_key
+from services.scheduler.engine import Policy, RequestResult, Scheduler
 from shared.outcome import Outcome
-from shared.plan import Call
+from shared.plan import Call, call_key
 
 Action = Literal["finish", "replan"]
 # (request text, observations) -> "finish" | "replan"
@@ -85,10 +85,12 @@ def origin_id(round_request_id: str) -> str:
 
 async def run_rounds(engine: Scheduler, request_id: str, query: str, first: AsyncIterable[Call], *,
                      policy: Policy | None = None, decide: DecideFn | None = None,
-                     replan: ReplanFn | None = None, max_replans: int = 1) -> list[Round]:
+                     replan: ReplanFn | None = None, max_replans: int = 1,
+                     known: Mapping[str, Outcome] | None = None) -> list[Round]:
     """Run the first plan, then, while the model says Replan (at most max_replans times),
-    a new plan that reuses what already ran. Without `decide`, just the first plan."""
-    rounds = [Round(request_id, await engine.run(request_id, first, policy=policy))]
+    a new plan that reuses what already ran. Without `decide`, just the first plan.
+    `known`: outcomes of calls done before the first plan (lookups run early), by call_key()."""
+    rounds = [Round(request_id, await engine.run(request_id, first, policy=policy, reuse=dict(known or {})))]
     while decide and replan and len(rounds) <= max_replans and needs_review(rounds[-1].result):
         last = rounds[-1]
         last.decision = await decide(query, observations(last.result))
