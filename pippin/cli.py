@@ -299,7 +299,12 @@ def cmd_gen_data(args: argparse.Namespace) -> int:
 
     evals = eval_queries()
     samples = generate(args.n, args.seed, exclude=evals)
-    write_jsonl(samples, Path(args.out))
+    build = None
+    if args.with_prompts:  # each sample's prompt made here, for a machine without grounding's libraries
+        from pippin.train import TrainSettings, prompt_builder
+
+        build = prompt_builder(TrainSettings(prompt_style=args.with_prompts))
+    write_jsonl(samples, Path(args.out), prompt=build)
     print(json.dumps({"seed": args.seed, "out": args.out, **report(samples, evals)}, indent=1))
     return 0
 
@@ -598,7 +603,9 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("gen-data", help="generate requests with reference plans (training data)")
     g.add_argument("--n", type=int, default=5000)
     g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--out", required=True)
+    g.add_argument("--out", required=True, help="a .jsonl file (.jsonl.gz: gzipped)")
+    g.add_argument("--with-prompts", choices=("full", "short", "grounded"),
+                   help="store each sample's prompt in that style (pippin train then uses it as it is)")
 
     li = sub.add_parser("listen", help="speech in: wake word, streaming Whisper, early planning, on the "
                         "simulated Mac (microphone, --wav FILE or --stdin raw 16 kHz PCM)")

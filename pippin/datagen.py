@@ -1114,11 +1114,16 @@ def overlap(samples: Iterable[Sample], eval_queries: Iterable[str]) -> dict[str,
             "eval_queries_sharing_8_words": len(shared)}
 
 
-def write_jsonl(samples: Iterable[Sample], path: Path) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        for s in samples:
-            f.write(json.dumps(s.to_json(), ensure_ascii=False) + "\n")
+def write_jsonl(samples: Iterable[Sample], path: Path, prompt: Callable[[dict[str, Any]], str] | None = None) -> None:
+    """One sample a line; with `prompt`, each also carries the prompt it makes (pippin train
+    uses it as it is). A path ending in .gz is gzipped."""
+    import gzip
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = (s.to_json() for s in samples)
+    text = "".join(json.dumps({**r, "prompt": prompt(r)} if prompt else r, ensure_ascii=False) + "\n" for r in rows)
+    path.write_bytes(gzip.compress(text.encode()) if path.suffix == ".gz" else text.encode())
 
 
 def grounding_misses(sample: Sample) -> list[str]:

@@ -82,7 +82,15 @@ class TrainSettings:
 
 
 def load_samples(path: str | Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    """A jsonl file, or a gzipped one (.gz): samples with their prompts are ~30x smaller so."""
+    path = Path(path)
+    if path.suffix == ".gz":
+        import gzip
+
+        text = gzip.decompress(path.read_bytes()).decode("utf-8")
+    else:
+        text = path.read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 PromptFn = Callable[[dict[str, Any]], str]
@@ -122,6 +130,21 @@ def prompt_builder(settings: TrainSettings) -> PromptFn:
         return build_prompt(sample["query"], sample["now"], settings.tools, settings.examples).render("chatml")
 
     return fixed
+
+
+def prompts_of(samples: list[dict[str, Any]], settings: TrainSettings) -> list[str]:
+    """Each sample's prompt: the one it carries (`gen-data --with-prompts`, made where grounding's
+    and retrieval's libraries are installed, e.g. for a GPU machine that has only torch), or
+    the one prompt_builder makes now."""
+    build: PromptFn | None = None
+    prompts = []
+    for sample in samples:
+        if isinstance(sample.get("prompt"), str):
+            prompts.append(sample["prompt"])
+            continue
+        build = build or prompt_builder(settings)
+        prompts.append(build(sample))
+    return prompts
 
 
 def load_base(base: str, device: str) -> tuple[Any, Any]:
@@ -236,9 +259,9 @@ def train(settings: TrainSettings, log: Callable[[str], None] = print) -> dict[s
     samples = load_samples(settings.data)
     data_sha256 = models.sha256_of(Path(settings.data))
     t0 = time.time()
-    prompt_of = prompt_builder(settings)
+    prompts = prompts_of(samples, settings)
     model, tokenizer = load_base(settings.base, device)
-    rows = [encode(tokenizer, prompt_of(s), s["plan"], settings.max_len) for s in samples]
+    rows = [encode(tokenizer, prompt, s["plan"], settings.max_len) for prompt, s in zip(prompts, samples, strict=True)]
     data = [r for r in rows if r is not None]
     log(f"{len(data)} samples ({len(rows) - len(data)} over {settings.max_len} tokens left out), "
         f"prompts built in {time.time() - t0:.0f}s, device {device}{', bf16 autocast' if bf16 else ', float32'}")

@@ -133,6 +133,24 @@ def test_the_grounded_prompt_carries_what_grounding_found_on_the_samples_own_mac
     assert "Found:" not in plain
 
 
+def test_samples_written_with_their_prompts_train_on_exactly_those_prompts(tmp_path) -> None:
+    """`gen-data --with-prompts grounded --out F.jsonl.gz`: each sample carries the prompt the
+    trainer would make, so a machine without grounding's libraries trains on the same text."""
+    from pippin.datagen import generate, write_jsonl
+    from pippin.train import TrainSettings, load_samples, prompt_builder, prompts_of
+
+    settings = TrainSettings(prompt_style="grounded")
+    build = prompt_builder(settings)
+    samples = generate(20, seed=4)
+    write_jsonl(samples, tmp_path / "data.jsonl.gz", prompt=build)
+    write_jsonl(samples, tmp_path / "plain.jsonl")
+    carried, plain = load_samples(tmp_path / "data.jsonl.gz"), load_samples(tmp_path / "plain.jsonl")
+    assert [{k: v for k, v in c.items() if k != "prompt"} for c in carried] == plain
+    assert prompts_of(carried, settings) == prompts_of(plain, settings) == [build(p) for p in plain]
+    # A carried prompt is used as it is: the trainer does not make its own.
+    assert prompts_of([{**carried[0], "prompt": "as given"}], settings) == ["as given"]
+
+
 @pytest.mark.slow
 @pytest.mark.llm
 def test_a_run_stopped_midway_resumes_from_its_checkpoint_to_the_same_adapter(tmp_path) -> None:
