@@ -46,13 +46,15 @@ class EarlyPlan:
     at: float  # time.monotonic()
     lookups: dict[str, tuple[wire.PlanCall, asyncio.Task[wire.CallOutcome | None]]] = field(default_factory=dict)
 
-    def known(self) -> list[dict[str, Any]]:
-        """The lookups done by now, for the scheduler (one still running, it does again)."""
-        done = []
-        for call, task in self.lookups.values():
-            if task.done() and (got := task.result()) is not None:
-                done.append({"tool": call.tool, "args": call.args, "ok": got.ok, "value": got.value})
-        return done
+    async def known(self) -> list[dict[str, Any]]:
+        """The lookups run so far, for the scheduler, once done: one still running is waited for
+        (it started before the request came, and would otherwise run twice); one that got no
+        outcome the scheduler runs itself."""
+        started = list(self.lookups.values())  # those the plan streams in later, the scheduler runs
+        if started:
+            await asyncio.wait([task for _, task in started])
+        return [{"tool": call.tool, "args": call.args, "ok": got.ok, "value": got.value}
+                for call, task in started if (got := task.result()) is not None]
 
 
 class GatewayService(Service):
@@ -165,7 +167,7 @@ class GatewayService(Service):
         msg, ask = request.msg, wire.Ask.from_event(request.msg)
         known: list[dict[str, Any]] | None = None
         if (early := self._early_for(ask)) is not None:  # the plan is already being written
-            now, got, known = early.now, early.retrieved, early.known()
+            now, got, known = early.now, early.retrieved, await early.known()
         else:
             now = ask.now or self.config.request_now()
             got = wire.Retrieved.from_event(
