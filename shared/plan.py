@@ -249,7 +249,7 @@ class RepeatedCalls:
 
     def __init__(self) -> None:
         self._number: dict[int, int] = {}  # the writer's call number -> the number kept
-        self._kept: dict[tuple[str, str], int] = {}  # (tool, rendered arguments) -> number kept
+        self._kept: dict[str, int] = {}  # call_key() -> number kept
         self.dropped = 0
 
     def keep(self, call: Call) -> Call | None:
@@ -258,7 +258,7 @@ class RepeatedCalls:
         idx = len(self._kept) + 1
         if call.is_join:
             return Call(idx, call.tool, args)
-        key = (call.tool, ", ".join(render_value(a) for a in args))
+        key = call_key(call.tool, args)
         if key in self._kept:
             self._number[call.idx] = self._kept[key]
             self.dropped += 1
