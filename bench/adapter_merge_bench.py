@@ -1,132 +1,95 @@
-"""The shipped LoRA adapter applied at run time (the default) against the same adapter merged
-into the base model's weights, in one process, alternating.
-
-llama.cpp applies an adapter as extra small matmuls on every adapted layer, each token; merged,
-those are gone. But the base is quantized (Q5_0, Q4_K, Q6_K), so a merged tensor must be
-quantized again, and the adapter's deltas (about a twentieth of a weight) are of the size of
-that rounding. This bench measures the speed side; the accuracy side is an eval of the merged
-file (`python -m bench.adapter_merge_bench --write merged.gguf`, then `pippin eval CASES
---planner llm --retrieval --model merged.gguf --lora '' --prompt-style grounded`).
+"""The shipped LoRA adapter applied at run time against the same adapter merged into the
+base model's weights (shared.runtime.adapter_merge; the planner's default), in one process.
 
 Figures: prompt tokens/s (one batch of 512) and decode tokens/s (one token a step), as
-`llama_build_bench.token_speeds` measures them, each way, twice in turn (the better of the
-two kept); ratios merged over run time."""
+`llama_build_bench.token_speeds` measures them, each way twice in turn (the better kept); then
+full plans and first calls of the first PLAN_REQUESTS dev requests, each planned both ways in
+turn, and how many plans are the same text. Accuracy is an eval each way (`pippin eval CASES
+--planner llm --retrieval`, with `--no-merge` for run time).
+
+`python -m bench.adapter_merge_bench --write OUT.gguf [--as TYPE]` writes the merged file
+(TYPE: a ggml type such as Q8_0, the default, or `own` for each tensor's own type)."""
 
 from __future__ import annotations
 
-import ctypes
+import statistics
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 ROUNDS = 2
+PLAN_REQUESTS = 30
 
 
-def _ggml_quantizer() -> Any:
-    """ggml's own quantize function (K-quants included), from the libggml llama-cpp-python ships."""
-    import llama_cpp
+def _planner(merge: bool) -> Any:
+    from services.planner.llm import LlmPlanner, PlannerSettings
 
-    lib_dir = Path(llama_cpp.__file__).parent / "lib"
-    lib = ctypes.CDLL(str(next(p for p in sorted(lib_dir.glob("libggml-base.*")))))
-    fn = lib.ggml_quantize_chunk
-    fn.restype = ctypes.c_size_t
-    fn.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
-                   ctypes.c_void_p]
-    return fn
-
-
-def merge_adapter(base_path: Path, adapter_path: Path, out_path: Path) -> int:
-    """Write base + adapter as one GGUF: each adapted tensor dequantized, W + (alpha/rank)·B·A
-    added, quantized again to its own type; every other tensor and all metadata copied.
-    Returns how many tensors were merged."""
-    import gguf
-    from gguf.quants import dequantize
-
-    from pippin.train import read_lora_gguf
-
-    quantize_chunk = _ggml_quantizer()
-    base = gguf.GGUFReader(base_path)
-    _, alpha, lora = read_lora_gguf(adapter_path)
-    writer = gguf.GGUFWriter(out_path, arch=base.get_field("general.architecture").contents())
-    for field in base.fields.values():
-        if field.name == gguf.Keys.General.ARCHITECTURE or field.name.startswith("GGUF."):
-            continue  # the writer writes these itself
-        kind = field.types[0]
-        writer.add_key_value(field.name, field.contents(), kind,
-                             sub_type=field.types[-1] if kind == gguf.GGUFValueType.ARRAY else None)
-    merged = 0
-    for t in base.tensors:
-        data = t.data
-        if t.name + ".lora_a" in lora:
-            a, b = lora[t.name + ".lora_a"], lora[t.name + ".lora_b"]  # rank x in, out x rank
-            weights = np.ascontiguousarray(dequantize(t.data, t.tensor_type) + (alpha / a.shape[0]) * (b @ a),
-                                           dtype=np.float32)
-            rows, per_row = weights.shape
-            block, block_bytes = gguf.GGML_QUANT_SIZES[t.tensor_type]
-            data = np.zeros((rows, per_row // block * block_bytes), dtype=np.uint8)
-            written = quantize_chunk(int(t.tensor_type), weights.ctypes.data, data.ctypes.data, 0, rows, per_row, None)
-            if written != data.nbytes:
-                raise RuntimeError(f"{t.name}: ggml wrote {written} bytes, expected {data.nbytes}")
-            merged += 1
-        writer.add_tensor(t.name, data, raw_dtype=t.tensor_type)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return merged
-
-
-def _speed(model_path: Path, adapter: Path | None) -> tuple[float, float]:
-    from bench.llama_build_bench import token_speeds
-    from shared.runtime import models
-
-    llm = models.load_llama(model_path, batch_invariant=True, n_ctx=2048, n_threads=2, n_batch=512,
-                            lora_path=str(adapter) if adapter else None, verbose=False, seed=0)
-    try:
-        return token_speeds(llm)
-    finally:
-        llm.close()
+    return LlmPlanner(PlannerSettings(merge_adapter=merge))
 
 
 def run() -> dict[str, Any]:
+    from bench.llama_build_bench import token_speeds
+    from bench.planner_bench import _timed
+    from pippin.evaluation import world_at
+    from services.planner.base import PlanRequest
+    from shared import paths
+    from shared.cases import load_cases
     from shared.runtime import models
 
-    base = models.resolve("qwen-0.5b")
-    adapter = models.shipped_adapter("qwen-0.5b")
-    if adapter is None:
+    if models.shipped_adapter("qwen-0.5b") is None:
         return {"skipped": "no adapter shipped for qwen-0.5b"}
-    with tempfile.TemporaryDirectory() as tmp:
-        merged_path = Path(tmp) / "merged.gguf"
-        t = time.perf_counter()
-        merged = merge_adapter(base, adapter, merged_path)
-        merge_s = time.perf_counter() - t
-        runs: dict[str, list[tuple[float, float]]] = {"run time": [], "merged": []}
-        for _ in range(ROUNDS):
-            runs["run time"].append(_speed(base, adapter))
-            runs["merged"].append(_speed(merged_path, None))
-    best = {k: (max(p for p, _ in v), max(d for _, d in v)) for k, v in runs.items()}
+    planners = {"run time": _planner(False), "merged": _planner(True)}
+    if planners["merged"].model_path == planners["run time"].model_path:
+        return {"skipped": "the adapter could not be merged (see the planner's log)"}
+    speeds: dict[str, list[tuple[float, float]]] = {k: [] for k in planners}
+    for _ in range(ROUNDS):
+        for name, planner in planners.items():
+            speeds[name].append(token_speeds(planner._llm))
+    best = {k: (max(p for p, _ in v), max(d for _, d in v)) for k, v in speeds.items()}
+    for planner in planners.values():
+        planner._llm.reset()
+        planner.warm_prefix()
+    timed: dict[str, list[dict[str, Any]]] = {k: [] for k in planners}
+    same = 0
+    for case in load_cases(paths.dev_cases())[:PLAN_REQUESTS]:
+        now = world_at(paths.default_world(), case.now).get("now", "")
+        texts = []
+        for name, planner in planners.items():
+            row, text = _timed(planner, PlanRequest(case.query, now))
+            timed[name].append(row)
+            texts.append(text)
+        same += texts[0] == texts[1]
+
+    def median(name: str, key: str) -> float:
+        return statistics.median(r[key] for r in timed[name])
+
+    rt, mg = "run time", "merged"
     return {
-        "tensors merged (re-quantized to their own type)": merged,
-        "merge seconds": round(merge_s, 1),
-        "prompt tokens/s (batch of 512): run time / merged": f"{best['run time'][0]:.1f} / {best['merged'][0]:.1f}",
-        "decode tokens/s (one a step): run time / merged": f"{best['run time'][1]:.1f} / {best['merged'][1]:.1f}",
-        "ratio merged over run time: prompt / decode": (f"{best['merged'][0] / best['run time'][0]:.2f}x / "
-                                                        f"{best['merged'][1] / best['run time'][1]:.2f}x"),
+        "merged tensors' type": "Q8_0",
+        "prompt tokens/s (batch of 512): run time / merged": f"{best[rt][0]:.1f} / {best[mg][0]:.1f}",
+        "decode tokens/s (one a step): run time / merged": f"{best[rt][1]:.1f} / {best[mg][1]:.1f}",
+        "ratio merged over run time: prompt / decode": (f"{best[mg][0] / best[rt][0]:.2f}x / "
+                                                        f"{best[mg][1] / best[rt][1]:.2f}x"),
+        f"full plan median (first {PLAN_REQUESTS} dev): run time / merged":
+            f"{median(rt, 'plan_s'):.3f} / {median(mg, 'plan_s'):.3f} s "
+            f"({median(rt, 'plan_s') / median(mg, 'plan_s'):.2f}x)",
+        "first call median: run time / merged":
+            f"{median(rt, 'first_call_s'):.3f} / {median(mg, 'first_call_s'):.3f} s "
+            f"({median(rt, 'first_call_s') / median(mg, 'first_call_s'):.2f}x)",
+        "the same plan, text for text": f"{same} of {PLAN_REQUESTS}",
     }
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--write"] and len(sys.argv) == 3:
-        from shared.runtime import models
+    if sys.argv[1:2] == ["--write"] and len(sys.argv) in (3, 5) and sys.argv[3:4] in ([], ["--as"]):
+        from shared.runtime import adapter_merge, models
 
         shipped = models.shipped_adapter("qwen-0.5b")
         if shipped is None:
             raise SystemExit("no adapter shipped for qwen-0.5b")
-        n = merge_adapter(models.resolve("qwen-0.5b"), shipped, Path(sys.argv[2]))
-        print(f"wrote {sys.argv[2]}: {n} tensors merged")
+        as_type = sys.argv[4].upper() if len(sys.argv) == 5 else adapter_merge.MERGED_TYPE
+        n = adapter_merge.merge_adapter(models.resolve("qwen-0.5b"), shipped, Path(sys.argv[2]),
+                                        None if as_type == "OWN" else as_type)
+        print(f"wrote {sys.argv[2]}: {n} tensors merged ({'each its own type' if as_type == 'OWN' else as_type})")
     else:
         print(run())

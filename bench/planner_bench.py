@@ -3,6 +3,7 @@
 - our greedy decoder (the grammar checked lazily) against llama-cpp-python's own loop;
 - prompt-lookup drafts on and off;
 - the shipped adapter (its short prompt) against the base model (its full prompt, cached);
+- the adapter merged into the weights (the default) against it applied at run time;
 - jump-forward (the grammar's forced tokens in one batch, llguidance) against llama.cpp's
   grammar sampler, one step a token (`jump_forward`: every dev and fresh request, the plans
   compared text for text, where each plan's time goes);
@@ -55,7 +56,7 @@ def run(model: str = "qwen-0.5b") -> dict[str, Any]:
     plans: dict[str, list[str]] = {}
     variants = {"reuse_on": {}, "reuse_off": {"prefix_reuse": False}, "llama_decoder": {"decoder": "llama"},
                 "no_jump_forward": {"jump_forward": False}, "drafts_6": {"draft_tokens": 6, "jump_forward": False},
-                "base": {"lora_path": ""}}
+                "base": {"lora_path": ""}, "adapter_at_run_time": {"merge_adapter": False}}
     for name, kw in variants.items():
         planner = LlmPlanner(PlannerSettings(model=model, **kw))  # type: ignore[arg-type]
         out[name], plans[name] = measure(planner, QUERIES if name != "reuse_off" else QUERIES[:3])
@@ -76,6 +77,11 @@ def run(model: str = "qwen-0.5b") -> dict[str, Any]:
     drafts = out["drafts_6"]
     out["drafts_first_call_speedup"] = round(stepwise["first_call_s"] / drafts["first_call_s"], 2)
     out["drafts_plan_speedup"] = round(stepwise["plan_s"] / drafts["plan_s"], 2)
+    run_time = out["adapter_at_run_time"]
+    out["merged_adapter_first_call_speedup"] = round(run_time["first_call_s"] / ours["first_call_s"], 2)
+    out["merged_adapter_plan_speedup"] = round(run_time["plan_s"] / ours["plan_s"], 2)
+    same = sum(a == b for a, b in zip(plans["reuse_on"], plans["adapter_at_run_time"], strict=True))
+    out["merged_adapter_same_plans"] = f"{same}/{len(QUERIES)}"
     if plans["base"] != plans["reuse_on"]:
         base_model = out["base"]
         out["adapter_first_call_speedup"] = round(base_model["first_call_s"] / ours["first_call_s"], 2)

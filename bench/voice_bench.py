@@ -208,12 +208,15 @@ def _first_word(text: str) -> str:
     return words[0] if words else ""
 
 
-def no_pause(voices: tuple[str, ...] = ("piper", "en-us", "piper beam5"), n: int = len(NO_PAUSE)) -> dict[str, Any]:
+def no_pause(voices: tuple[str, ...] = ("piper", "piper adapter-at-run-time", "en-us"),
+             n: int = len(NO_PAUSE)) -> dict[str, Any]:
     """Each request said in one breath after "hey jarvis", streamed in real time through the
     listener with early planning: per voice, wakes, first words kept, word error rate, plans
     with the right tools (against the same requests typed, in the same run), and end of
     speech to the first call. "piper beam5": Piper's voice with the pause and final decodes
-    searching a beam of 5 (final_beam_size), against the default in the same run."""
+    searching a beam of 5 (final_beam_size); "piper adapter-at-run-time": planned by the
+    adapter applied at run time, not merged into the weights (the default); each against
+    the default in the same run."""
     if not speech.available():
         return {"skipped": "espeak-ng and sox are not installed"}
     from services.planner.base import PlanRequest
@@ -223,6 +226,8 @@ def no_pause(voices: tuple[str, ...] = ("piper", "en-us", "piper beam5"), n: int
 
     voice = Voice(ListenerSettings())
     planner = LlmPlanner(PlannerSettings(model="qwen-0.5b"))
+    at_run_time = (LlmPlanner(PlannerSettings(model="qwen-0.5b", merge_adapter=False))
+                   if any(v.endswith(" adapter-at-run-time") for v in voices) else None)
     retriever = Retriever.load()
     retrieve = retriever.tools_and_examples
     cases = NO_PAUSE[:n]
@@ -241,8 +246,9 @@ def no_pause(voices: tuple[str, ...] = ("piper", "en-us", "piper beam5"), n: int
         for text, tools in cases:
             pcm = speech.silence(0.4) + speech.say(f"hey jarvis {text}", voice_name) + speech.silence(1.2)
             mac = SimulatedMac(":memory:", paths.default_world())
-            report = asyncio.run(listen(frames_of(pcm, realtime=True), voice, planner, Executor(mac, Ledger()), NOW,
-                                        early=True, retrieve=retrieve))
+            planned_by = at_run_time if mode == "adapter-at-run-time" else planner
+            report = asyncio.run(listen(frames_of(pcm, realtime=True), voice, planned_by, Executor(mac, Ledger()),
+                                        NOW, early=True, retrieve=retrieve))
             woke += any(e.kind == "wake" for e in report.events)
             heard = report.turns[0].transcript if report.turns else ""
             refs.append(text)

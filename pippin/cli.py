@@ -716,6 +716,8 @@ def _planner_options(p: argparse.ArgumentParser) -> None:
                    "what it resolved)")
     p.add_argument("--keep-repeats", action="store_true", help="keep a call that repeats an earlier one (by "
                    "default it is dropped and later references point to the earlier call)")
+    p.add_argument("--no-merge", action="store_true", help="apply the adapter at run time (by default it is "
+                   "merged into the model's weights once, cached: faster, the same scores)")
 
 
 def quiet_libraries(verbose: bool) -> None:

@@ -32,6 +32,7 @@ from typing import Any
 from services.planner.prompt import PROMPT_STYLES, build_prompt, build_short_prompt
 from shared.cases import Example
 from shared.runtime import models
+from shared.runtime.adapter_merge import read_lora_gguf
 
 END = "<|im_end|>"
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -408,20 +409,6 @@ def _gguf_lora_names(model: Any, base_gguf: Path) -> tuple[str, dict[str, str], 
 
 def _llama_unpermute(w: Any, n_head: int) -> Any:
     return w.reshape(n_head, w.shape[0] // n_head // 2, 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
-
-
-def read_lora_gguf(adapter: Path) -> tuple[str, float, dict[str, Any]]:
-    """A llama.cpp adapter GGUF's architecture, alpha and tensors (name -> float32 array)."""
-    import gguf
-    import numpy as np
-
-    reader = gguf.GGUFReader(str(adapter))
-    for name in ("general.architecture", "adapter.lora.alpha"):
-        if name not in reader.fields:
-            raise ValueError(f"{adapter} has no {name}: not a LoRA adapter GGUF")
-    arch = bytes(reader.fields["general.architecture"].parts[-1]).decode()
-    alpha = float(reader.fields["adapter.lora.alpha"].parts[-1][0])
-    return arch, alpha, {t.name: np.array(t.data, dtype=np.float32) for t in reader.tensors}
 
 
 def write_lora_gguf(out: Path, arch: str, alpha: float, tensors: Iterable[tuple[str, Any]]) -> None:

@@ -107,4 +107,6 @@ if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null; then
 fi
 
 .venv/bin/python -m shared.runtime.models prepare qwen-0.5b smollm2-135m whisper-base
+# The planner loads its adapter merged into the weights (shared/runtime/adapter_merge.py): made once here.
+.venv/bin/python -m shared.runtime.adapter_merge qwen-0.5b
 echo "setup: done"

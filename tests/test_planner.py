@@ -325,7 +325,8 @@ def test_stop_strings_are_held_back_until_they_are_known() -> None:
 def test_pippin_plan_prints_only_its_answer_unless_verbose() -> None:
     """The shipped adapter on repacked weights makes llama.cpp log buffer fallbacks while it
     loads: not shown without -v, shown with it. (The batch-invariant planner loads without
-    repacked weights, where llama.cpp has nothing to say, so the loud load is made directly.)"""
+    repacked weights, and the adapter merged into them by default, where llama.cpp has nothing
+    to say, so the loud load is made directly.)"""
     import subprocess
     import sys
 
@@ -338,7 +339,7 @@ def test_pippin_plan_prints_only_its_answer_unless_verbose() -> None:
     assert "join()" in quiet.stdout
     loud = ("from pippin.cli import quiet_libraries; quiet_libraries({v}); "
             "from services.planner.llm import LlmPlanner, PlannerSettings; "
-            "LlmPlanner(PlannerSettings(batch_invariant=False, prefix_reuse=False))")
+            "LlmPlanner(PlannerSettings(batch_invariant=False, prefix_reuse=False, merge_adapter=False))")
     for verbose in (False, True):
         done = subprocess.run([sys.executable, "-c", loud.format(v=verbose)], capture_output=True, text=True,
                               timeout=300, check=True)
@@ -350,8 +351,10 @@ def test_the_planner_options_of_the_cli_reach_the_planner_settings() -> None:
     from services.planner.llm import PlannerSettings
 
     args = build_parser().parse_args(["plan", "text sid", "--model", "merged.gguf", "--lora", "",
-                                      "--prompt-style", "grounded", "--keep-repeats"])
+                                      "--prompt-style", "grounded", "--keep-repeats", "--no-merge"])
     s = PlannerSettings.from_args(args)
-    assert (s.model, s.lora_path, s.prompt_style, s.merge_repeats) == ("merged.gguf", "", "grounded", False)
+    assert (s.model, s.lora_path, s.prompt_style, s.merge_repeats, s.merge_adapter) == (
+        "merged.gguf", "", "grounded", False, False)
     default = PlannerSettings.from_args(build_parser().parse_args(["plan", "text sid"]))
-    assert (default.lora_path, default.prompt_style, default.merge_repeats) == (None, None, True)
+    assert (default.lora_path, default.prompt_style, default.merge_repeats, default.merge_adapter) == (
+        None, None, True, True)

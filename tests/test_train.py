@@ -91,6 +91,7 @@ def test_an_adapter_trained_on_the_short_prompt_is_served_with_it(tmp_path, capl
     from pippin.train import TrainSettings, train
     from services.planner.base import PlanRequest
     from services.planner.llm import LlmPlanner, PlannerSettings
+    from shared.runtime import adapter_merge, models
 
     data = tmp_path / "data.jsonl"
     data.write_text(json.dumps(SAMPLE) + "\n")
@@ -106,6 +107,12 @@ def test_an_adapter_trained_on_the_short_prompt_is_served_with_it(tmp_path, capl
     prompt = planner.prompt_text(request)
     assert f"Request: {SAMPLE['query']}" in prompt and "Tools:" not in prompt and "get_phone_number" not in prompt
     assert "".join(planner.stream(request)).strip() == SAMPLE["plan"]
+    # Merged into the weights by default (cached), and the same plan applied at run time.
+    assert planner.model_path.parent == adapter_merge.MERGED_DIR
+    at_run_time = LlmPlanner(PlannerSettings(model="smollm2-135m", lora_path=str(tmp_path / "adapter" / "adapter.gguf"),
+                                             max_tokens=80, merge_adapter=False))
+    assert at_run_time.model_path == models.path_of("smollm2-135m")
+    assert "".join(at_run_time.stream(request)).strip() == SAMPLE["plan"]
     base = LlmPlanner(PlannerSettings(model="smollm2-135m", lora_path="", max_tokens=80))
     assert base.settings.prompt_style == "full" and "Tools:" in base.prompt_text(request)
     # Without its train.json the adapter's prompt is a guess, and the planner says so.

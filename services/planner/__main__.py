@@ -56,7 +56,7 @@ def make_planner(config: Config) -> Planner:
         s = PlannerSettings()
         for key in ("model", "template", "grammar", "max_calls", "max_tokens", "n_ctx", "tool_layout", "lora_path",
                     "decoder", "draft_tokens", "jump_forward", "batch_invariant", "grounding",
-                    "merge_repeats"):
+                    "merge_repeats", "merge_adapter"):
             if key in settings:
                 setattr(s, key, settings[key])
         world = config.simulated_world()

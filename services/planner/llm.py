@@ -6,6 +6,7 @@ the KV cache (llama-cpp-python reuses the longest common token prefix)."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -21,7 +22,9 @@ from services.planner.grounding import Grounding, Inventory, ground
 from services.planner.prompt import PROMPT_STYLES, TEMPLATES, Prompt, build_prompt, build_short_prompt, decide_prompt
 from shared import paths
 from shared.plan import Call, PlanSyntaxError, RepeatedCalls, parse_line
-from shared.runtime import models
+from shared.runtime import adapter_merge, models
+
+log = logging.getLogger(__name__)
 
 STOP = ["<|im_end|>", "<|endoftext|>", "<END_OF_PLAN>", "###"]
 DECODERS = ("greedy", "llama")
@@ -67,6 +70,9 @@ class PlannerSettings:
     # A call that repeats an earlier one (same tool, same arguments) is dropped and later
     # references renumbered (shared.plan.RepeatedCalls); off: the model's text as written.
     merge_repeats: bool = True
+    # The adapter merged into the base's weights once (shared.runtime.adapter_merge, cached):
+    # no adapter matmuls per token; off: llama.cpp applies it at run time.
+    merge_adapter: bool = True
 
     @classmethod
     def from_args(cls, args: Any) -> PlannerSettings:
@@ -91,6 +97,8 @@ class PlannerSettings:
             s.grounding = False
         if getattr(args, "keep_repeats", False):
             s.merge_repeats = False
+        if getattr(args, "no_merge", False):
+            s.merge_adapter = False
         # The CLI plans for the simulated Mac: its world's names are the ones to offer.
         s.inventory = Inventory.from_world(json.loads(Path(getattr(args, "world", None) or paths.default_world())
                                                       .read_text(encoding="utf-8")))
@@ -177,9 +185,16 @@ class LlmPlanner:
         # Only where the build is without llamafile's sgemm too (scripts/setup.sh); on one with
         # it the other batch kernels are kept, since turning them off would buy nothing.
         self.batch_invariant = s.batch_invariant and not models.llamafile_in_build()
+        lora = s.lora_path or None
+        if lora and s.merge_adapter:
+            try:
+                self.model_path, lora = adapter_merge.merged_model(self.model_path, Path(lora)), None
+            except (adapter_merge.MergeError, ImportError, OSError, ValueError) as e:
+                # The same adapter, only slower (a near-tie may fall otherwise): say so and go on.
+                log.warning("the adapter could not be merged into %s (%s); applying it at run time",
+                            self.model_path.name, e)
         self._llm = models.load_llama(self.model_path, batch_invariant=self.batch_invariant, n_ctx=s.n_ctx,
-                                      n_threads=s.n_threads, n_batch=512, lora_path=s.lora_path or None,
-                                      verbose=False, seed=0)
+                                      n_threads=s.n_threads, n_batch=512, lora_path=lora, verbose=False, seed=0)
         self._grammar_cls = LlamaGrammar
         self._decoder = PlanDecoder(self._llm, draft_max=s.draft_tokens, jump_forward=s.jump_forward)
         self._grammars: dict[tuple[str, ...], Any] = {}
