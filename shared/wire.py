@@ -239,6 +239,12 @@ class CallOutcome(Payload):
     replayed: bool
 
 
+def execution_key(msg: Message) -> str:
+    """Which call an execute or its outcome is about: one request has several calls in flight
+    at once, so a reply is matched by request id and call index, not by request id alone."""
+    return f"{msg.request_id}/{msg.body.get('idx')}"
+
+
 # ---- bus news: the topic of each is its type's name ----------------------------------------
 @message("ready")
 class Ready(Payload):

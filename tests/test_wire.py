@@ -63,3 +63,12 @@ def test_optional_fields() -> None:
 def test_decode_raises_only_wire_errors(frame: bytes) -> None:
     with contextlib.suppress(WireError):
         decode(frame)
+
+
+def test_an_outcome_is_matched_to_its_call_by_request_and_index_not_request_alone() -> None:
+    from shared.wire import CallOutcome, Execute, execution_key
+
+    ask = Execute(idx=2, tool="get_phone_number", args=["Sid"], deliver=False).event("r1")
+    other_call = CallOutcome(idx=3, ok=True, value="+1", replayed=False).event("r1")
+    reply = CallOutcome(idx=2, ok=True, value="+1", replayed=False).event("r1")
+    assert execution_key(reply) == execution_key(ask) != execution_key(other_call)

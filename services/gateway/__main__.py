@@ -70,8 +70,7 @@ class GatewayService(Service):
         self.early_plan = bool(config.listener.get("early_plan", True))
         self.voice_layout = str(config.listener.get("plan_layout", "grammar"))
         self.planner = self.requester("planner", terminal={"plan_end"})
-        self.executor = self.requester("executor", terminal={"outcome"},
-                                       key=lambda m: f"{m.request_id}/{m.body.get('idx')}")
+        self.executor = self.requester("executor", terminal={"outcome"}, key=wire.execution_key)
         self.early: EarlyPlan | None = None  # the last speculation asked for
         self._planning_early: asyncio.Task[None] | None = None
         self.stats.update({"early_plans": 0, "early_plans_taken": 0, "early_lookups": 0})

@@ -54,8 +54,7 @@ class SchedulerService(Service):
         super().__init__(config)
         self.settings = SchedulerSettings.from_config(config.scheduler)
         self.planner = self.requester("planner", terminal={"plan_end", "decision"})
-        self.executor = self.requester("executor", terminal={"outcome"},
-                                       key=lambda m: f"{m.request_id}/{m.body.get('idx')}")
+        self.executor = self.requester("executor", terminal={"outcome"}, key=wire.execution_key)
         self.engine = Scheduler(self._execute, self.settings, confirm=self._confirm, on_event=self._on_event)
         self.running: dict[str, Request] = {}  # by request id: where progress and questions go
         self.waiting: dict[str, asyncio.Future[bool]] = {}  # confirm key -> the user's answer
