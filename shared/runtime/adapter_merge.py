@@ -1,12 +1,12 @@
 """A LoRA adapter merged into its base model's weights, once, cached.
 
 llama.cpp applies an adapter at run time as extra small matmuls on every adapted layer, for
-every token. Merged into the weights those are gone: prompts ~1.25x and decoding ~1.1x faster
-on 2 cores (`python -m bench.run adapter_merge`). The base is quantized (Q5_0, Q4_K, Q6_K),
+every token. Merged into the weights those are gone: prompts ~1.2x faster on 2 cores, plans
+1.14-1.20x (`python -m bench.run adapter_merge`; README, Plan latency). The base is quantized (Q5_0, Q4_K, Q6_K),
 and the adapter's deltas are of the size of that rounding: re-quantized to each tensor's own
 type the merge lost 4-5 points on dev and fresh, so the merged tensors are written as Q8_0,
-whose rounding keeps the deltas (the same scores as run time; README, Plan latency). Every
-other tensor and all metadata are copied as they are.
+whose rounding keeps the deltas (the same scores as at run time). Every other tensor and all
+metadata are copied as they are.
 
 The merged file lives in the model cache under a name made of the base's and the adapter's
 SHA-256, so a new adapter gets a new file and an old one is never used for it."""
