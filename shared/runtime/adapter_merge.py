@@ -37,7 +37,10 @@ def _ggml_quantizer() -> Any:
     import llama_cpp
 
     lib_dir = Path(llama_cpp.__file__).parent / "lib"
-    lib = ctypes.CDLL(str(next(p for p in sorted(lib_dir.glob("libggml-base.*")))))
+    found = sorted(lib_dir.glob("libggml-base.*"))
+    if not found:
+        raise MergeError(f"no libggml-base in {lib_dir}: this llama-cpp-python build does not ship ggml's quantizer")
+    lib = ctypes.CDLL(str(found[0]))
     fn = lib.ggml_quantize_chunk
     fn.restype = ctypes.c_size_t
     fn.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
