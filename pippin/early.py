@@ -120,7 +120,7 @@ class EarlyPlanner:
         try:
             async for call in self._plan(spec.text, spec.record):
                 spec.add(call)
-                if call.tool in catalog.SILENT_LOOKUPS and not any("$" in str(a) for a in call.args):
+                if catalog.runs_early(call.tool, call.args):
                     key = call_key(call.tool, call.args)
                     if key not in self.reads:
                         self.read_started[key] = time.perf_counter()

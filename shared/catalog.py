@@ -6,6 +6,7 @@ Signatures follow tests/shared/eval/README.md exactly (names, order, types)."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -261,6 +262,13 @@ TOOLS: tuple[Tool, ...] = (
 # Lookups that neither change the Mac nor show anything: safe to run from a speculative plan,
 # before the user has finished asking (early planning).
 SILENT_LOOKUPS = frozenset({"get_phone_number", "get_email_address"})
+
+
+def runs_early(tool: str, args: Iterable[Any]) -> bool:
+    """Whether a speculative plan's call may run before the user has finished asking: a
+    silent lookup whose arguments are the request's own (no "$" result of another call)."""
+    return tool in SILENT_LOOKUPS and not any("$" in str(a) for a in args)
+
 
 BY_NAME: dict[str, Tool] = {t.name: t for t in TOOLS}
 TOOL_NAMES: tuple[str, ...] = tuple(t.name for t in TOOLS)

@@ -102,8 +102,7 @@ class GatewayService(Service):
                     continue
                 call = wire.PlanCall.from_event(reply)
                 key = call_key(call.tool, tuple(call.args))
-                silent = call.tool in catalog.SILENT_LOOKUPS and not any("$" in str(a) for a in call.args)
-                if silent and key not in early.lookups:
+                if catalog.runs_early(call.tool, call.args) and key not in early.lookups:
                     early.lookups[key] = (call, spawn(self._look_up(rid, call)))
         except (StageError, TimeoutError) as e:  # only a head start lost: the request plans as usual
             log.warning("no early plan for %r: %s", text, e)
@@ -113,7 +112,7 @@ class GatewayService(Service):
         self.stats["early_lookups"] += 1
         msg = wire.Execute(call.idx, call.tool, call.args, False).event(rid, sender=self.name)
         try:
-            return wire.CallOutcome.from_event(await self.executor.call(msg, timeout_s=30, key=f"{rid}/{call.idx}"))
+            return wire.CallOutcome.from_event(await self.executor.call(msg, timeout_s=30))
         except (StageError, TimeoutError) as e:  # the scheduler will run it
             log.warning("early lookup %s%s failed: %s", call.tool, tuple(call.args), e)
             return None

@@ -63,7 +63,7 @@ class SchedulerService(Service):
     async def _execute(self, rid: str, idx: int, tool: str, args: tuple[Any, ...], deliver: bool) -> Outcome:
         msg = wire.Execute(idx, tool, list(args), deliver).event(rid, sender=self.name)
         got = wire.CallOutcome.from_event(
-            await self.executor.call(msg, timeout_s=self.settings.call_timeout_s, key=f"{rid}/{idx}"))
+            await self.executor.call(msg, timeout_s=self.settings.call_timeout_s))
         return Outcome(got.ok, got.value, got.replayed)
 
     async def _confirm(self, rid: str, call: Call, args: tuple[Any, ...]) -> bool | str:

@@ -275,9 +275,10 @@ class Requester:
         """Send a message that has no reply (an answer to a question the target asked)."""
         await self.sock.send(encode(msg))
 
-    async def stream(self, msg: Message, *, timeout_s: float, key: str | None = None) -> AsyncIterator[Message]:
-        """Send `msg`, yield its replies until a terminal one. StageError on timeout or error."""
-        k = key if key is not None else msg.request_id
+    async def stream(self, msg: Message, *, timeout_s: float) -> AsyncIterator[Message]:
+        """Send `msg`, yield its replies until a terminal one. StageError on timeout or error.
+        Its replies are the ones with its key (the requester's `key` of `msg` itself)."""
+        k = self.key(msg)
         p = _Pending(msg)
         self.pending[k] = p
         deadline = time.monotonic() + timeout_s
@@ -300,9 +301,9 @@ class Requester:
         finally:
             self.pending.pop(k, None)
 
-    async def call(self, msg: Message, *, timeout_s: float, key: str | None = None) -> Message:
+    async def call(self, msg: Message, *, timeout_s: float) -> Message:
         last = None
-        async for reply in self.stream(msg, timeout_s=timeout_s, key=key):
+        async for reply in self.stream(msg, timeout_s=timeout_s):
             last = reply
         assert last is not None
         return last
