@@ -1,13 +1,15 @@
 """The llama.cpp builds `make setup` can install, in one run: each build's wheel is unpacked
 into its own folder and measured in its own process, on the same model and adapter.
 
-- native (`make setup`'s default): -march=native, without llamafile's sgemm, run on the
-  kernels whose logits do not depend on the batch's size (`batch_invariant`), so that
+- native (`make setup`'s default since 2026-12-07): -march=native, llamafile's sgemm for the
+  weights, patched to leave the attention's F16 products to ggml (scripts/patch_llama.py),
+  so that a token gets the same logits in a batch as alone (`batch_invariant`) and
   jump-forward writes the plans step-by-step decoding writes;
+- native-nollamafile (`PIPPIN_LLAMA_BUILD=native-nollamafile`, the default 2026-12-05..07):
+  the same without sgemm, also batch-invariant;
 - native-llamafile (`PIPPIN_LLAMA_BUILD=native-llamafile`, the default until 2026-12-05):
-  the same with llamafile's sgemm, repacked weights and the tiled matmul (faster batches,
-  other logits in a batch than in a step);
-- portable (`PIPPIN_LLAMA_BUILD=portable`, x86-64-v3, AVX2 only), where it was built.
+  stock llamafile with repacked weights and the tiled matmul (other logits in a batch);
+- portable (`PIPPIN_LLAMA_BUILD=portable`, x86-64-v3, AVX2 only, without sgemm), where it was built.
 
 Figures per build: prompt tokens/s (one batch of 512), decode tokens/s (one token a step),
 and the median full plan and first call on the first dev requests, as the planner runs them
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -30,12 +33,14 @@ PLAN_REQUESTS = 30
 
 
 def builds() -> dict[str, tuple[Path, bool]]:
-    """Each build's wheel folder and whether it runs batch-invariant: the one this venv was
-    set up with, and the others of the same CPU key."""
+    """Each build's wheel folder and whether it is to run batch-invariant: the ones of the
+    CPU key this venv was set up with."""
     cache = Path(os.environ.get("PIPPIN_CACHE", Path.home() / ".cache" / "pippin")) / "wheels"
     installed = (ROOT / ".venv" / ".llama-build").read_text().strip().rsplit("-", 1)[0]
-    return {"native": (cache / f"llama-{installed}", True),
-            "native-llamafile": (cache / f"llama-{installed.replace('-nollamafile', '')}", False),
+    cpu = re.sub(r"^x86_64-native(-invariant|-nollamafile)?", "", installed)
+    return {"native": (cache / f"llama-x86_64-native-invariant{cpu}", True),
+            "native-nollamafile": (cache / f"llama-x86_64-native-nollamafile{cpu}", True),
+            "native-llamafile": (cache / f"llama-x86_64-native{cpu}", False),
             "portable": (cache / "llama-x86_64-portable-nollamafile", True)}
 
 
@@ -56,7 +61,7 @@ def run() -> dict[str, Any]:
                                   env=env, cwd=ROOT, capture_output=True, text=True, check=True)
             out[name] = json.loads(done.stdout.strip().splitlines()[-1])
     native = out.get("native", {})
-    for other in ("native-llamafile", "portable"):
+    for other in ("native-nollamafile", "native-llamafile", "portable"):
         theirs = out.get(other, {})
         if "skipped" in native or "skipped" in theirs or not native or not theirs:
             continue

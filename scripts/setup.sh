@@ -28,10 +28,13 @@ TORCH_VERSION=2.13.0
 # machine never hands it a build it cannot run. PIPPIN_LLAMA_BUILD=portable: the x86-64-v3
 # build (AVX2 only) instead, the baseline `python -m bench.run llama_build` compares with.
 # Apple silicon: llama.cpp's defaults (NEON, Metal) are right, one build for all.
-# Every build is without llamafile's sgemm (-DGGML_LLAMAFILE=OFF): its batches give other
-# logits than single steps, so jump-forward would write other plans than step-by-step
-# decoding (shared/runtime/models.py, load_llama). PIPPIN_LLAMA_BUILD=native-llamafile: the
-# native build with it, as it was until 2026-12-05, for the same bench.
+# A token must get the same logits in a batch as alone (jump-forward writes the plans
+# step-by-step decoding writes; shared/runtime/models.py, load_llama). On x86-64 the default
+# build keeps llamafile's sgemm for the weights, patched to leave the attention's F16
+# products to ggml (scripts/patch_llama.py: the one place the two differ); elsewhere, and
+# with PIPPIN_LLAMA_BUILD=native-nollamafile (the default until 2026-12-07), the build is
+# without sgemm (-DGGML_LLAMAFILE=OFF; prompts at ~0.7x). PIPPIN_LLAMA_BUILD=native-llamafile:
+# stock llamafile, not batch-invariant, for the same bench.
 cpu_features() {
   local flags=""
   if [ -r /proc/cpuinfo ]; then
@@ -48,15 +51,20 @@ cpu_features() {
   echo "$key-$(echo "$flags" | tr ' ' '\n' | sort | tr '\n' ' ' | cksum | cut -d' ' -f1)"
 }
 LLAMA_BUILD=${PIPPIN_LLAMA_BUILD:-native}
+LLAMA_PATCH=0
 if [ "$(uname -m)" = "x86_64" ] && [ "$LLAMA_BUILD" = "portable" ]; then
   LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_LLAMAFILE=OFF"
   LLAMA_KEY="x86_64-portable-nollamafile"
 elif [ "$(uname -m)" = "x86_64" ] && [ "$LLAMA_BUILD" = "native-llamafile" ]; then
   LLAMA_CMAKE_ARGS="-DGGML_NATIVE=ON"
   LLAMA_KEY="x86_64-native$(cpu_features)"
-elif [ "$(uname -m)" = "x86_64" ]; then
+elif [ "$(uname -m)" = "x86_64" ] && [ "$LLAMA_BUILD" = "native-nollamafile" ]; then
   LLAMA_CMAKE_ARGS="-DGGML_NATIVE=ON -DGGML_LLAMAFILE=OFF"
   LLAMA_KEY="x86_64-native-nollamafile$(cpu_features)"
+elif [ "$(uname -m)" = "x86_64" ]; then
+  LLAMA_CMAKE_ARGS="-DGGML_NATIVE=ON"
+  LLAMA_KEY="x86_64-native-invariant$(cpu_features)"
+  LLAMA_PATCH=1
 else
   LLAMA_CMAKE_ARGS="-DGGML_LLAMAFILE=OFF"
   LLAMA_KEY="$(uname -s)-$(uname -m)-nollamafile"
@@ -80,9 +88,17 @@ if [ "$(cat .venv/.llama-build 2>/dev/null)" != "$LLAMA_KEY-$LLAMA_VERSION" ] ||
   if [ -z "$wheel" ]; then
     echo "setup: compiling llama-cpp-python $LLAMA_VERSION for $LLAMA_KEY (once, about 6 minutes)..."
     mkdir -p "$LLAMA_WHEELS"
+    source="llama-cpp-python==$LLAMA_VERSION"
+    if [ "$LLAMA_PATCH" = 1 ]; then
+      sdist=$(mktemp -d)
+      .venv/bin/python -m pip download --quiet --no-deps --no-binary :all: "$source" -d "$sdist"
+      tar xzf "$sdist/llama_cpp_python-$LLAMA_VERSION.tar.gz" -C "$sdist"
+      source="$sdist/llama_cpp_python-$LLAMA_VERSION"
+      .venv/bin/python scripts/patch_llama.py "$source"
+    fi
     CMAKE_ARGS="$LLAMA_CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL=$CORES \
-      .venv/bin/python -m pip wheel --quiet --no-deps --no-cache-dir "llama-cpp-python==$LLAMA_VERSION" \
-      -w "$LLAMA_WHEELS"
+      .venv/bin/python -m pip wheel --quiet --no-deps --no-cache-dir "$source" -w "$LLAMA_WHEELS"
+    if [ "$LLAMA_PATCH" = 1 ]; then rm -rf "$sdist"; fi
     wheel=$(ls "$LLAMA_WHEELS"/llama_cpp_python-$LLAMA_VERSION-*.whl | head -1)
   fi
   # --force-reinstall swaps one build of the same version for another; --no-deps keeps it from

@@ -196,7 +196,7 @@ def test_jump_forward_writes_the_step_by_step_plans_in_fewer_model_steps_and_kee
     (shared.runtime.models.load_llama)."""
     from services.planner.llm import LlmPlanner, PlannerSettings
 
-    assert tiny.batch_invariant, "this llama.cpp has llamafile's sgemm: run `make setup` for the build without it"
+    assert tiny.batch_invariant, "this llama.cpp is stock llamafile (not batch-invariant): run `make setup`"
     stepwise = LlmPlanner(PlannerSettings(model="smollm2-135m", n_ctx=4096, max_tokens=160, max_calls=6,
                                           jump_forward=False))
     forced = 0
@@ -242,7 +242,8 @@ def test_a_batch_gives_a_token_the_logits_a_single_step_gives(tiny) -> None:
     """What the exactness of jump-forward and drafts rests on, and a plan's independence from
     what was cached before it: the same logits, bit for bit, for tokens evaluated one at a
     time and in batches of every split of 48 tokens tried here (up to a batch of 48), a
-    prompt's included."""
+    prompt's included. On the build `make setup` installed: on x86-64 llamafile's sgemm
+    patched by scripts/patch_llama.py (stock llamafile fails this)."""
     import numpy as np
 
     llm = tiny._llm

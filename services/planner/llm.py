@@ -182,9 +182,9 @@ class LlmPlanner:
             s.prompt_style = models.adapter_prompt_style(Path(s.lora_path)) if s.lora_path else "full"
         if s.prompt_style not in PROMPT_STYLES:
             raise ValueError(f"unknown prompt style {s.prompt_style!r}; choose one of {PROMPT_STYLES}")
-        # Only where the build is without llamafile's sgemm too (scripts/setup.sh); on one with
-        # it the other batch kernels are kept, since turning them off would buy nothing.
-        self.batch_invariant = s.batch_invariant and not models.llamafile_in_build()
+        # Only where the build's own batch kernels allow it (scripts/setup.sh); on stock
+        # llamafile the other batch kernels are kept, since turning them off would buy nothing.
+        self.batch_invariant = s.batch_invariant and models.batch_invariant_build()
         lora = s.lora_path or None
         if lora and s.merge_adapter:
             try:

@@ -103,24 +103,27 @@ def quiet_llama() -> None:
 
 
 # Batch-invariant logits: a token's logits the same whether it is evaluated alone or in a batch
-# (measured: up to 0.7 apart otherwise, enough to flip a near-tie). The kernels that differ
-# with the batch's size: llamafile's sgemm (batches of 2 or more; only a build with
-# -DGGML_LLAMAFILE=OFF is without it, see scripts/setup.sh), the repacked weights' gemm (4 or
-# more rows: `use_extra_bufts`) and the tiled K-quant matmul (8 or more: GGML_CPU_TILED_MM).
+# (measured: up to 0.5 apart otherwise, enough to flip a near-tie). The kernels that differ
+# with the batch's size: llamafile's sgemm for the attention's F16 products (stock builds
+# with it; scripts/patch_llama.py leaves those to ggml, -DGGML_LLAMAFILE=OFF drops sgemm),
+# the repacked weights' gemm (4 or more rows: `use_extra_bufts`) and the tiled K-quant matmul
+# (8 or more: GGML_CPU_TILED_MM).
 _MODEL_PARAMS_LOCK = threading.Lock()
 
 
-def llamafile_in_build() -> bool:
-    """Whether the installed llama.cpp uses llamafile's sgemm for batches."""
+def batch_invariant_build() -> bool:
+    """Whether the installed llama.cpp's batch kernels can give a token the logits it gets
+    alone: built without llamafile's sgemm, or with it patched (scripts/setup.sh)."""
     import llama_cpp
 
-    return "LLAMAFILE = 1" in llama_cpp.llama_print_system_info().decode()
+    info = llama_cpp.llama_print_system_info().decode()
+    return "LLAMAFILE = 1" not in info or "LLAMAFILE_BATCH_INVARIANT = 1" in info
 
 
 def load_llama(model_path: Path, *, batch_invariant: bool, **kwargs: Any) -> Any:
     """A `llama_cpp.Llama`; with `batch_invariant`, on the kernels whose results do not
-    depend on the batch's size (the build must also be without llamafile: see
-    `llamafile_in_build`). The tiled matmul's switch is read once per process, so it is set
+    depend on the batch's size (the build must be one of those too: see
+    `batch_invariant_build`). The tiled matmul's switch is read once per process, so it is set
     before the first model of the process runs."""
     import llama_cpp.llama_cpp as lib
     from llama_cpp import Llama
