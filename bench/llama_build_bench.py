@@ -37,7 +37,8 @@ def builds() -> dict[str, tuple[Path, bool]]:
     CPU key this venv was set up with."""
     cache = Path(os.environ.get("PIPPIN_CACHE", Path.home() / ".cache" / "pippin")) / "wheels"
     installed = (ROOT / ".venv" / ".llama-build").read_text().strip().rsplit("-", 1)[0]
-    cpu = re.sub(r"^x86_64-native(-invariant|-nollamafile)?", "", installed)
+    native = re.match(r"x86_64-native(-invariant|-nollamafile)?(?P<cpu>-.*)$", installed)
+    cpu = native["cpu"] if native else "-(set up with another build)"  # e.g. the portable one
     return {"native": (cache / f"llama-x86_64-native-invariant{cpu}", True),
             "native-nollamafile": (cache / f"llama-x86_64-native-nollamafile{cpu}", True),
             "native-llamafile": (cache / f"llama-x86_64-native{cpu}", False),
