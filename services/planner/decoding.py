@@ -20,9 +20,9 @@ Same output as llama-cpp-python's own loop (greedy under the grammar), less work
   step each. The batch's logits of every position check them: where the model's own
   choice is another token (the same text cut otherwise), that choice is taken and the rest
   of the batch dropped, so the plan is the one step-by-step decoding writes, as long as
-  a batch's logits equal single steps' (a llama.cpp build without llamafile's sgemm; see
-  the README). Once the grammar can only end (after `join()`), decoding stops without
-  asking the model.
+  a batch's logits equal single steps' (shared.runtime.models.batch_invariant_build: on
+  x86-64 llamafile's sgemm patched by scripts/patch_llama.py; see the README). Once the
+  grammar can only end (after `join()`), decoding stops without asking the model.
 
 The decoder writes into a `llama_cpp.Llama`'s context and keeps its token record
 (`input_ids`, `n_tokens`) true, so prefix reuse across requests keeps working."""

@@ -103,7 +103,7 @@ def quiet_llama() -> None:
 
 
 # Batch-invariant logits: a token's logits the same whether it is evaluated alone or in a batch
-# (measured: up to 0.5 apart otherwise, enough to flip a near-tie). The kernels that differ
+# (measured: up to 0.5-1.0 apart otherwise, enough to flip a near-tie). The kernels that differ
 # with the batch's size: llamafile's sgemm for the attention's F16 products (stock builds
 # with it; scripts/patch_llama.py leaves those to ggml, -DGGML_LLAMAFILE=OFF drops sgemm),
 # the repacked weights' gemm (4 or more rows: `use_extra_bufts`) and the tiled K-quant matmul
