@@ -28,9 +28,16 @@ OUT = Path(__file__).parent
 
 
 def machine() -> str:
-    cpu = "?"
-    with contextlib.suppress(OSError, StopIteration), open("/proc/cpuinfo") as f:
-        cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    """The machine in words, with its widest vector instructions: the same CPU name comes
+    with AVX2 only or with AVX-512, and llama.cpp's figures differ between them."""
+    cpu, flags = "?", set()
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        info = f.read().splitlines()
+        cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), cpu)
+        flags = set(next((line.split(":", 1)[1].split() for line in info if line.startswith("flags")), []))
+    widest = next((name for flag, name in (("amx_bf16", "AMX"), ("avx512f", "AVX-512"), ("avx2", "AVX2"))
+                   if flag in flags), "")
+    cpu += f", {widest}" if widest else ""
     return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}), "
             f"Python {platform.python_version()}")
 

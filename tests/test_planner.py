@@ -218,6 +218,61 @@ def test_jump_forward_writes_the_step_by_step_plans_in_fewer_model_steps_and_kee
     assert forced > 20, "the grammar forced (almost) nothing"
 
 
+def decode(decoder, grammar: str, prompt: bytes = b"Say something:") -> list[str | tuple[str, int]]:
+    """What one greedy decode yields, in order, with each model evaluation after the prompt
+    as ("evaluate", batch size) between the pieces."""
+    llm = decoder.llm
+    tokens = llm.tokenize(prompt, add_bos=False)
+    llm.reset()
+    llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+    events: list[str | tuple[str, int]] = []
+    evaluate = decoder._evaluate
+
+    def recorded(batch: list[int], *, all_logits: bool):
+        if llm.n_tokens >= len(tokens):
+            events.append(("evaluate", len(batch)))
+        return evaluate(batch, all_logits=all_logits)
+
+    decoder._evaluate = recorded
+    try:
+        events.extend(decoder.generate(tokens, 0, grammar=grammar, max_tokens=80, stop=[]))
+    finally:
+        del decoder._evaluate
+    return events
+
+
+@pytest.mark.llm
+def test_forced_text_is_handed_on_before_the_batch_that_checks_it(tiny) -> None:
+    """A call's closing newline (and the next line's number) reaches the scheduler without
+    waiting for the model: the grammar forces that text, so it comes out before the batch
+    holding its tokens is evaluated, not after."""
+    events = decode(tiny._decoder, 'root ::= "say(\\"" [a-z] [a-z]? "\\")\\n2. join()"')
+    text = "".join(e for e in events if isinstance(e, str))
+    assert text.endswith('")\n2. join()'), text
+    closing = next(i for i, e in enumerate(events) if isinstance(e, str) and "\n" in e)
+    quote = max(i for i in range(closing + 1) if isinstance(events[i], str) and '"' in events[i])
+    # No evaluation between the model's own `"` and the newline; the batch of both comes after.
+    assert all(isinstance(e, str) for e in events[quote:closing + 1]), events
+    assert any(isinstance(e, tuple) and e[1] > 1 for e in events[closing:]), events
+
+
+@pytest.mark.llm
+def test_forced_text_the_model_cuts_otherwise_is_written_once(tiny) -> None:
+    """Where the model would cut forced text into other tokens than llguidance did, its own
+    tokens are taken; the text they spell was handed on already and is not written again:
+    the same text as step-by-step decoding, with refusals on the way."""
+    from services.planner.decoding import PlanDecoder
+
+    word = "pneumonoultramicroscopicsilicovolcanoconiosis"
+    grammar = f'root ::= "say(" [a-z] [a-z]? "{word}"'
+    jumped = decode(tiny._decoder, grammar)
+    assert tiny._decoder.last.refused > 0, "no forced token was refused: pick a word the model cuts otherwise"
+    stepwise = decode(PlanDecoder(tiny._llm, jump_forward=False), grammar)
+    text = "".join(e for e in jumped if isinstance(e, str))
+    assert text == "".join(e for e in stepwise if isinstance(e, str))
+    assert text.startswith("say(") and text.endswith(word) and text.count(word) == 1, text
+
+
 @pytest.mark.llm
 def test_the_best_token_may_end_a_string_the_grammar_must_close(tiny) -> None:
     """At a string's length limit the grammar forces `")`; llguidance's mask then offers only

@@ -21,7 +21,9 @@ Same output as llama-cpp-python's own loop (greedy under the grammar), less work
   choice is another token (the same text cut otherwise), that choice is taken and the rest
   of the batch dropped, so the plan is the one step-by-step decoding writes, as long as
   a batch's logits equal single steps' (shared.runtime.models.batch_invariant_build: on
-  x86-64 llamafile's sgemm patched by scripts/patch_llama.py; see the README). Once the
+  x86-64 llamafile's sgemm patched by scripts/patch_llama.py; see the README). The forced
+  text is handed on before its batch is evaluated (it is the grammar's, however the model
+  cuts it), so a call's closing newline reaches the scheduler a batch sooner. Once the
   grammar can only end (after `join()`), decoding stops without asking the model.
 
 The decoder writes into a `llama_cpp.Llama`'s context and keeps its token record
@@ -287,10 +289,18 @@ class PlanDecoder:
                 stats.grammar_s += clock() - t
             return token
 
+        owed = b""  # forced text handed on before its tokens were evaluated (see below)
+
         def emit(token: int) -> str:
+            nonlocal owed
             stats.generated += 1
             context.append(token)
-            return text.add(llm.detokenize([token], special=False))
+            data = llm.detokenize([token], special=False)
+            said = min(len(owed), len(data))
+            if data[:said] != owed[:said]:
+                raise RuntimeError(f"decoding: token {token} spells {data!r} where the grammar forced {owed!r}")
+            owed = owed[said:]
+            return text.add(data[said:])
 
         def ended() -> str:
             return "stop" if text.stopped else "length" if stats.generated >= max_tokens else ""
@@ -329,6 +339,15 @@ class PlanDecoder:
                     check.accept(f)
                 stats.grammar_s += clock() - t
             if forced:
+                # The forced text is the grammar's, however the model cuts it into tokens, so it
+                # is handed on before the batch that checks it is evaluated: a call's closing
+                # newline reaches the scheduler a batch sooner. What it spells is owed: the
+                # tokens that spell it later (forced or the model's own) are not written again.
+                ahead = b"".join(llm.detokenize([f], special=False) for f in forced)[len(owed):]
+                owed += ahead
+                piece = text.add(ahead)
+                if piece:
+                    yield piece
                 # The chosen token and the forced ones after it in one batch. The model checks
                 # each forced token (row i is its choice after the first i): the grammar forces
                 # the text, not how it is cut into tokens, and where the model would have cut
