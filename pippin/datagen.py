@@ -118,9 +118,23 @@ DECLINES = ["what's the weather like {day}", "play some jazz", "call {p}", "what
             "call {p} {day} at {t}", "cancel my {event} {day}", "move my {event} to {day}",
             "delete the {note} note", "remove {p} from my contacts", "what's {p}'s birthday",
             "how long will it take to drive to work", "order an uber to {place}", "book a table for two {day}",
-            "turn up the volume", "take a screenshot", "what's the capital of peru", "empty the trash",
+            "turn up the volume", "take a screenshot", "empty the trash",
             "unsubscribe me from this newsletter", "pay {p} back twenty dollars", "snooze my {t} alarm",
             "what did {p} text me", "clear my schedule {day}", "show me my reminders", "search my email for {f}"]
+# General knowledge that names a place is still general knowledge: a place in a question is not a
+# request for Maps ("what's the capital of Peru" opened Maps before these were taught).
+PLACE_QUESTIONS = ["what's the capital of {country}", "what is the capital city of {country}",
+                   "what's the population of {city}", "how many people live in {city}",
+                   "what language do they speak in {country}", "what currency does {country} use",
+                   "how big is {country}", "what's the weather in {city} {day}", "is it raining in {city}",
+                   "what time is it in {city}", "who founded {city}", "what's the tallest mountain in {country}",
+                   "when was {landmark} built", "tell me about the history of {landmark}", "what is {city} famous for",
+                   "how old is {landmark}", "what's the time difference with {city}",
+                   "who is the president of {country}"]
+COUNTRIES = ["Peru", "France", "Japan", "Kenya", "Canada", "Brazil", "Norway", "Egypt", "Chile", "Vietnam",
+             "Portugal", "Australia", "Mexico", "Iceland"]
+CITIES = ["Lisbon", "Nairobi", "Osaka", "Toronto", "Seattle", "Cairo", "Lima", "Oslo", "Denver", "Sydney",
+          "Hanoi", "Montreal"]
 HOMOPHONES = {"to": "two", "for": "four", "two": "to", "right": "write", "their": "there", "there": "their",
               "by": "buy", "know": "no", "new": "knew", "here": "hear", "week": "weak", "meet": "meat"}
 SMALL_WORDS = {"the", "a", "to", "my", "at", "on"}
@@ -928,8 +942,10 @@ class Generator:
         slots = {"p": self.person(), "f": self.file(), "task": self.task(), "n": rng.choice([5, 10, 15, 20, 25, 45]),
                  "t": clock_phrase(rng, hour, rng.choice([0, 0, 30]), words=False),
                  "day": rng.choice(["today", "tomorrow", "this weekend", "on friday", "next week", "tonight"]),
-                 "event": rng.choice(EVENTS), "note": self.note_name(), "place": self.place()}
-        return Intent("decline", rng.choice(DECLINES).format(**slots), [])
+                 "event": rng.choice(EVENTS), "note": self.note_name(), "place": self.place(),
+                 "country": rng.choice(COUNTRIES), "city": rng.choice(CITIES), "landmark": rng.choice(PLACES)}
+        templates = PLACE_QUESTIONS if rng.random() < 0.25 else DECLINES
+        return Intent("decline", rng.choice(templates).format(**slots), [])
 
     INTENT_WEIGHTS: tuple[tuple[str, int], ...] = (
         ("sms", 18), ("email", 14), ("reply_or_forward", 5), ("event", 12), ("reminder", 12), ("note", 8),
@@ -944,13 +960,17 @@ class Generator:
     def phrase(self, parts: list[str]) -> tuple[str, str]:
         rng = self.rng
         style = rng.choice(["plain", "plain", "polite", "spoken", "spoken", "indirect", "lowercase"])
+        question = re.match(r"(what|what's|who|how|when|where|where's|is|did|any)\b", parts[0])
+        if question and style == "indirect":  # "I'd like you to what's the capital of Peru" is no one's English
+            style = "plain"
         joiners = [" and ", " and also ", ", then ", ". Also ", ", and ", " and then ", ". ", " plus ",
                    " and after that ", ", also "]
         text = parts[0]
         for p in parts[1:]:
             text += rng.choice(joiners) + p
         if style == "polite":
-            text = rng.choice(["could you ", "can you ", "please ", "would you mind, ", "hey Pippin, "]) + text
+            text = rng.choice(["hey Pippin, ", "Pippin, "] if question else
+                              ["could you ", "can you ", "please ", "would you mind, ", "hey Pippin, "]) + text
             text += rng.choice(["", "", " please", ", thanks", " thank you"])
         elif style == "spoken":
             text = self.as_transcribed(text)

@@ -35,6 +35,15 @@ def test_a_person_is_looked_up_once_however_often_the_request_names_them() -> No
                     '3. send_sms(["$1"], "Bye.")\n4. join()')
 
 
+def test_questions_about_places_are_declined_and_asked_the_way_people_ask(samples) -> None:
+    asked = [s for s in samples if re.search(r"\b(capital|population|currency|founded|time is it in)\b", s.query)]
+    assert len(asked) >= 3 and all(s.plan == "1. join()" for s in asked), [s.query for s in asked]
+    # a question is never put as an errand ("I'd like you to what's ...", "can you how do I ...")
+    errand = r"^(i need you to|i want to|i'd like you to|it would be great if you could|i have to|go ahead and|" \
+             r"could you|can you|please|would you mind,) (what|what's|who|how|when|where|where's|is|did|any)\b"
+    assert not [s.query for s in samples if re.search(errand, s.query, re.IGNORECASE)]
+
+
 def test_separate_emails_and_texts_are_one_send_per_person(samples) -> None:
     separate = [s for s in samples if " separately" in s.query or " separate " in s.query]
     assert any("email" in s.intents for s in separate) and any("sms" in s.intents for s in separate)
