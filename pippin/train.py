@@ -249,6 +249,25 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+LINEAGE_KEYS = ("command", "data_sha256", "samples_seen", "adapter_sha256")
+
+
+def lineage_of(init_adapter: str) -> list[dict[str, Any]]:
+    """The runs behind the adapter a run starts from, oldest first, as the train.json beside it
+    tells them (its `lineage`, or else the one run it describes). A train.json that describes
+    another file (a different SHA-256) is not believed: the lineage is then that SHA alone."""
+    if not init_adapter:
+        return []
+    path = Path(init_adapter)
+    sha = models.sha256_of(path)
+    beside = path.parent / "train.json"
+    if beside.exists():
+        info = json.loads(beside.read_text())
+        if info.get("adapter_sha256") == sha:
+            return info.get("lineage") or [{k: info[k] for k in LINEAGE_KEYS if k in info}]
+    return [{"adapter_sha256": sha, "note": f"{path}: no train.json beside it describes this file"}]
+
+
 def train(settings: TrainSettings, log: Callable[[str], None] = print) -> dict[str, Any]:
     import torch
     from peft import LoraConfig, get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
@@ -274,6 +293,7 @@ def train(settings: TrainSettings, log: Callable[[str], None] = print) -> dict[s
     model = get_peft_model(model, LoraConfig(r=settings.rank, lora_alpha=settings.alpha,
                                              lora_dropout=settings.dropout, target_modules=list(LORA_TARGETS),
                                              layers_to_transform=layers, task_type="CAUSAL_LM"))
+    lineage = lineage_of(settings.init_adapter)  # read now: the file may be replaced while this run trains
     if settings.init_adapter:
         set_peft_model_state_dict(model, load_lora_gguf(model, Path(settings.init_adapter),
                                                          models.resolve(settings.base)))
@@ -374,6 +394,7 @@ def train(settings: TrainSettings, log: Callable[[str], None] = print) -> dict[s
         "base_sha256": models.sha256_id(models.resolve(settings.base)),
         "samples_seen": settings.samples_before + total * settings.batch_size * settings.grad_accum,
     }
+    summary["lineage"] = [*lineage, {k: summary[k] for k in LINEAGE_KEYS}]
     (out / "train.json").write_text(json.dumps(summary, indent=1) + "\n")
     return summary
 

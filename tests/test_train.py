@@ -5,6 +5,7 @@ adapted model writes that plan where the base model does not: proof that the wei
 names and layout of the export are right, not just that a file was written. (A short
 prompt keeps it quick; the real runs use the planner's prompt.)"""
 
+import hashlib
 import json
 import logging
 
@@ -261,6 +262,34 @@ def test_a_run_can_start_from_an_adapter_gguf_and_gets_its_weights_back(tmp_path
         scale = float(first[key].abs().max()) or 1.0
         assert float((first[key] - second[key]).abs().max()) <= 2e-3 * scale, key
         assert float(second[key].abs().max()) > 0, key
+    # train.json tells the runs behind the adapter, oldest first, each with its adapter's SHA-256.
+    first_summary = json.loads((tmp_path / "first" / "train.json").read_text())
+    assert [run["adapter_sha256"] for run in summary["lineage"]] == [first_summary["adapter_sha256"],
+                                                                     summary["adapter_sha256"]]
+    assert summary["lineage"][0]["command"] == first_summary["command"] and "--init-adapter" not in summary[
+        "lineage"][0]["command"]
+    assert summary["lineage"][1]["samples_seen"] == 8
+
+
+def test_a_train_json_that_describes_another_file_is_not_taken_for_the_adapters_lineage(tmp_path) -> None:
+    from pippin.train import lineage_of
+
+    adapter = tmp_path / "run" / "adapter.gguf"
+    adapter.parent.mkdir()
+    adapter.write_bytes(b"the adapter after a later run replaced it")
+    lineage = [{"command": "pippin train --seed 1", "adapter_sha256": "0" * 64, "samples_seen": 320}]
+    (adapter.parent / "train.json").write_text(json.dumps({"adapter_sha256": "0" * 64, "lineage": lineage}))
+    told = lineage_of(str(adapter))
+    assert len(told) == 1 and told[0]["adapter_sha256"] != "0" * 64 and "no train.json" in told[0]["note"]
+
+    sha = hashlib.sha256(adapter.read_bytes()).hexdigest()
+    (adapter.parent / "train.json").write_text(json.dumps({"adapter_sha256": sha, "lineage": lineage}))
+    assert lineage_of(str(adapter)) == lineage
+    (adapter.parent / "train.json").write_text(json.dumps({"adapter_sha256": sha, "command": "pippin train",
+                                                           "samples_seen": 96, "data_sha256": "ab"}))
+    assert lineage_of(str(adapter)) == [{"command": "pippin train", "data_sha256": "ab", "samples_seen": 96,
+                                         "adapter_sha256": sha}]
+    assert lineage_of("") == []
 
 
 def write_adapter(path, tensors: dict, alpha: float) -> None:
