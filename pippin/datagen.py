@@ -562,7 +562,7 @@ class Generator:
                                                        f"send an email to {address} asking them to {task}"]),
                           [Step("compose_new_email", [[address], [], task.capitalize(), f"Could you {task}?", []])])
         people = self.people(3)
-        cc = [self.person()] if rng.random() < 0.2 else []
+        cc = self.people(2) if rng.random() < 0.2 else []
         cc = [c for c in cc if c not in people]
         files = self.files() if rng.random() < 0.6 else []
         topic = rng.choice(SUBJECTS)
@@ -592,7 +592,8 @@ class Generator:
         if separate:  # one email per person (the conventions' "separately")
             text += rng.choice([" separately", " in separate emails", ", one email each", " individually"])
         if cc:
-            text += rng.choice([f" and cc {cc[0]}", f", cc {cc[0]}", f" with {cc[0]} in cc", f" and copy {cc[0]}"])
+            said = self.spoken_list(cc)
+            text += rng.choice([f" and cc {said}", f", cc {said}", f" with {said} in cc", f" and copy {said}"])
         steps = [Step("get_email_address", [p]) for p in people + cc]
         attach: list[Any] = []
         for f in files:
@@ -618,20 +619,40 @@ class Generator:
                 file = self.file()
                 return Intent("reply", text + f" and attach the {file}",
                               [Step("open_and_get_file_path", [file]), Step("reply_to_email", [[], written, [Ref(0)]])])
-            if extra < 0.4:
+            if extra < 0.3:
+                file, p = self.file(), self.person()
+                return Intent("reply", text + rng.choice([f", cc {p} and attach the {file}",
+                                                          f" and attach the {file} and cc {p}"]),
+                              [Step("get_email_address", [p]), Step("open_and_get_file_path", [file]),
+                               Step("reply_to_email", [[Ref(0)], written, [Ref(1)]])])
+            if extra < 0.45:
                 p = self.person()
                 return Intent("reply", text + f" and cc {p}",
                               [Step("get_email_address", [p]), Step("reply_to_email", [[Ref(0)], written, []])])
             return Intent("reply", text, [Step("reply_to_email", [[], written, []])])
-        p = self.person()
-        text = rng.choice([f"forward this email to {p}", f"forward the email to {p}", f"send this email on to {p}"])
+        people = self.people(2)
+        p = self.spoken_list(people)
+        text = rng.choice([f"forward this email to {p}", f"forward the email to {p}", f"send this email on to {p}",
+                           f"forward this to {p}", f"pass this email on to {p}"])
+        cc = [c for c in [self.person()] if c not in people] if rng.random() < 0.2 else []
+        if cc:
+            text += rng.choice([f" and cc {cc[0]}", f", cc {cc[0]}", f" with {cc[0]} in cc"])
+        context = "FYI"
+        if rng.random() < 0.25:  # a word to go with it (free text, not scored)
+            spoken, written = self.message()
+            text += rng.choice([f" and say {spoken}", f" with a note that {spoken}", f" and tell them {spoken}"])
+            context = written
+        steps = [Step("get_email_address", [x]) for x in people + cc]
+        to = [Ref(i) for i in range(len(people))]
+        ccs = [Ref(i) for i in range(len(people), len(people) + len(cc))]
         if rng.random() < 0.3:
             file = self.file()
-            return Intent("forward", text + rng.choice([f" with the {file} attached", f" and attach my {file}"]),
-                          [Step("get_email_address", [p]), Step("open_and_get_file_path", [file]),
-                           Step("forward_email", [[Ref(0)], [], "FYI", [Ref(1)]])])
-        return Intent("forward", text,
-                      [Step("get_email_address", [p]), Step("forward_email", [[Ref(0)], [], "FYI", []])])
+            text += rng.choice([f" with the {file} attached", f" and attach my {file}", f" and attach the {file}"])
+            steps.append(Step("open_and_get_file_path", [file]))
+            steps.append(Step("forward_email", [to, ccs, context, [Ref(len(steps) - 1)]]))
+            return Intent("forward", text, steps)
+        steps.append(Step("forward_email", [to, ccs, context, []]))
+        return Intent("forward", text, steps)
 
     def event(self) -> Intent:
         rng = self.rng
@@ -799,6 +820,12 @@ class Generator:
                                              f"text {p} where {place} is"]),
                           [Step("maps_open_location", [name]), Step("get_phone_number", [p]),
                            Step("send_sms", [[Ref(1)], Ref(0, "{}")])])
+        if rng.random() < 0.08:  # shown on the map and the way there: two calls, neither waits
+            mode_word, mode = rng.choice([("", "d"), (" walking", "w"), (" by transit", "r"), (" driving", "d")])
+            return Intent("map", rng.choice([f"show me {place} on the map and how to get there{mode_word}",
+                                             f"find {place} on the map and give me directions there{mode_word}",
+                                             f"where is {place}, and how do I get there{mode_word}"]),
+                          [Step("maps_open_location", [name]), Step("maps_show_directions", ["", name, mode])])
         if rng.random() < 0.4:
             return Intent("map", rng.choice([f"show me {place} on the map", f"where is {place}", f"where's {place}",
                                              f"show me where {place} is", f"find {place}",
@@ -863,6 +890,20 @@ class Generator:
                                [" and put it on my calendar", " and add it to the calendar"])
             end = (w.moment + dt.timedelta(minutes=minutes)).strftime(DATETIME_FORMAT)
             steps.append(Step("create_calendar_event", [steps[zoom].args[0], start, end, Ref(zoom), [], "", cal]))
+        elif not guests and rng.random() < 0.35:  # the link only sent on: no Zoom invitees (conventions)
+            sent = self.people(2)
+            who = self.spoken_list(sent)
+            if rng.random() < 0.6:
+                text += rng.choice([f" and text the link to {who}", f" and text {who} the link",
+                                    f" and send {who} the link by text"])
+                steps += [Step("get_phone_number", [p]) for p in sent]
+                steps.append(Step("send_sms", [[Ref(zoom + 1 + i) for i in range(len(sent))],
+                                               Ref(zoom, "Here is the Zoom link: {}")]))
+            else:
+                text += rng.choice([f" and email the link to {who}", f" and email {who} the link"])
+                steps += [Step("get_email_address", [p]) for p in sent]
+                steps.append(Step("compose_new_email", [[Ref(zoom + 1 + i) for i in range(len(sent))], [], "Zoom link",
+                                                        Ref(zoom, "Here is the Zoom link: {}"), []]))
         elif guests and rng.random() < 0.3:
             p = guests[0]
             text += rng.choice([f" and email {p} the link", f" and send {p} the link by email"])

@@ -155,3 +155,33 @@ def test_the_report_counts_shapes_and_the_overlap_with_the_eval_sets(samples) ->
     assert 1 < got["plan_shapes"] <= 50
     assert plan_shape('1. get_phone_number("A")\n2. send_sms(["$1"], "x")\n3. join()') == \
         "get_phone_number() send_sms(1) join()"
+
+
+def test_a_zoom_link_only_sent_to_someone_invites_no_one_on_the_meeting() -> None:
+    sent_uninvited = []
+    for s in generate(1500, seed=5):
+        calls = parse_plan(s.plan)
+        for z in (c for c in calls if c.tool == "get_zoom_meeting_link" and c.args[3] == []):
+            sent_uninvited += [(s.query, c) for c in calls if c.tool in ("send_sms", "compose_new_email")
+                               and f"${z.idx}" in str(c.args[-2] if c.tool == "compose_new_email" else c.args[1])]
+    assert {c.tool for _, c in sent_uninvited} == {"send_sms", "compose_new_email"}
+    assert any(len(c.args[0]) == 2 for _, c in sent_uninvited)  # to two people, neither invited
+    assert all(" with " not in q.split("zoom", 1)[1].split(" and ")[0] for q, _ in sent_uninvited[:20])
+
+
+def test_a_forward_can_go_to_two_people_with_someone_in_cc() -> None:
+    forwards = [c for s in generate(1500, seed=6) for c in parse_plan(s.plan) if c.tool == "forward_email"]
+    assert any(len(c.args[0]) == 2 for c in forwards)
+    assert any(c.args[1] for c in forwards)
+    assert any(c.args[3] for c in forwards)  # an attachment
+
+
+def test_a_place_shown_and_the_way_there_are_two_calls_neither_waiting_on_the_other() -> None:
+    both = [s for s in generate(2000, seed=7) if re.search(r"how do i get there|how to get there|directions there",
+                                                           s.query, re.I)]
+    assert both
+    for s in both:
+        calls = parse_plan(s.plan)
+        shown = {c.args[0] for c in calls if c.tool == "maps_open_location"}
+        routes = [c for c in calls if c.tool == "maps_show_directions" and c.args[1] in shown]
+        assert routes and all(r.args[0] == "" and "$" not in str(r.args) for r in routes), s.query
