@@ -893,17 +893,14 @@ class Generator:
         elif not guests and rng.random() < 0.35:  # the link only sent on: no Zoom invitees (conventions)
             sent = self.people(2)
             who = self.spoken_list(sent)
-            if rng.random() < 0.6:
-                text += rng.choice([f" and text the link to {who}", f" and text {who} the link",
-                                    f" and send {who} the link by text"])
-                steps += [Step("get_phone_number", [p]) for p in sent]
-                steps.append(Step("send_sms", [[Ref(zoom + 1 + i) for i in range(len(sent))],
-                                               Ref(zoom, "Here is the Zoom link: {}")]))
-            else:
-                text += rng.choice([f" and email the link to {who}", f" and email {who} the link"])
-                steps += [Step("get_email_address", [p]) for p in sent]
-                steps.append(Step("compose_new_email", [[Ref(zoom + 1 + i) for i in range(len(sent))], [], "Zoom link",
-                                                        Ref(zoom, "Here is the Zoom link: {}"), []]))
+            by_text = rng.random() < 0.6
+            text += rng.choice([f" and text the link to {who}", f" and text {who} the link",
+                                f" and send {who} the link by text"] if by_text else
+                               [f" and email the link to {who}", f" and email {who} the link"])
+            steps += [Step("get_phone_number" if by_text else "get_email_address", [p]) for p in sent]
+            to, link = [Ref(zoom + 1 + i) for i in range(len(sent))], Ref(zoom, "Here is the Zoom link: {}")
+            steps.append(Step("send_sms", [to, link]) if by_text else
+                         Step("compose_new_email", [to, [], "Zoom link", link, []]))
         elif guests and rng.random() < 0.3:
             p = guests[0]
             text += rng.choice([f" and email {p} the link", f" and send {p} the link by email"])
