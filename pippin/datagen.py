@@ -456,6 +456,10 @@ class Generator:
                                              (90, "minutes", "in an hour and a half"), (4, "hours", "in four hours")])
             moment = self.now + dt.timedelta(**{unit: amount})
             return When(said, moment, True, said)
+        if rng.random() < 0.12:
+            other = self.clock_alone() if need_time or rng.random() < 0.4 else self.day_span()
+            if other is not None:
+                return other
         kind = rng.random()
         if kind < 0.17:
             day, phrase = today, "today"
@@ -503,6 +507,52 @@ class Generator:
                 said = f"{wrong} {rng.choice(CORRECTIONS)} {said}"
             return When(said, dt.datetime.combine(day, dt.time(hour, minute)), True, phrase)
         return When(phrase, dt.datetime.combine(day, dt.time(0, 0)), False, phrase)
+
+    def clock_alone(self) -> When:
+        """A clock time with no day ("at 5pm"): today's if still to come, else tomorrow's
+        (grounding's rule). A time already gone today is said with am or pm, so that the
+        other half of the clock cannot be meant."""
+        rng = self.rng
+        hour, minute = rng.choice(range(8, 20)), rng.choice([0, 0, 30, 15, 45])
+        moment = dt.datetime.combine(self.now.date(), dt.time(hour, minute))
+        if moment > self.now:
+            clock = clock_phrase(rng, hour, minute)
+        else:
+            moment += dt.timedelta(days=1)
+            h12, suffix = hour % 12 or 12, "am" if hour < 12 else "pm"
+            clock = (f"{h12}" if minute == 0 else f"{h12}:{minute:02d}") + rng.choice(["", " "]) + suffix
+        said = f"at {clock}"
+        return When(said, moment, True, "")
+
+    def day_span(self) -> When | None:
+        """A day said by how far off it is or what it ends ("in two weeks", "by friday",
+        "next week", "this weekend", "at the end of the month"): a day without a time, so
+        all-day (grounding's readings; none is drawn where it would name a day already gone)."""
+        rng = self.rng
+        today = self.now.date()
+        weekday = today.weekday()
+        kind = rng.choice(["in", "in", "by", "next week", "weekend", "end of week", "end of month"])
+        if kind == "in":
+            days, said = rng.choice([(2, "in two days"), (3, "in 3 days"), (3, "in three days"), (5, "in five days"),
+                                     (7, "in a week"), (7, "in one week"), (14, "in two weeks"), (14, "in 2 weeks")])
+            day = today + dt.timedelta(days=days)
+        elif kind == "by":
+            ahead = rng.randint(1, 6)
+            day = today + dt.timedelta(days=ahead)
+            said = f"by {WEEKDAYS[day.weekday()]}"
+        elif kind == "next week":
+            day, said = today + dt.timedelta(days=7 - weekday), "next week"
+        elif kind == "weekend" and weekday < 5:
+            day, said = today + dt.timedelta(days=5 - weekday), rng.choice(["this weekend", "over the weekend"])
+        elif kind == "end of week" and weekday < 4:
+            day = today + dt.timedelta(days=4 - weekday)
+            said = rng.choice(["at the end of the week", "end of the week"])
+        elif kind == "end of month" and (today + dt.timedelta(days=1)).month == today.month:
+            day = (today.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+            said = rng.choice(["at the end of the month", "end of the month"])
+        else:
+            return None
+        return When(said, dt.datetime.combine(day, dt.time(0, 0)), False, said)
 
     # ---- intents -------------------------------------------------------------------------
     def sms(self) -> Intent:
@@ -670,7 +720,7 @@ class Generator:
         if rng.random() < 0.2:  # a title that names a place or person, which needs no lookup
             title = rng.choice([f"flight to {self.place()}", f"dinner with {self.person()}", f"trip to {self.place()}",
                                 f"lunch with {self.person()}", "doctor's appointment", "moving day"])
-        if rng.random() < 0.2:  # "from 7am to 4pm" instead of a length (when it ends the same day)
+        if rng.random() < 0.2 and w.day:  # "from 7am to 4pm" instead of a length (when it ends the same day)
             span = rng.choice([60, 90, 120, 180, 240, 480, 540])
             end = w.moment + dt.timedelta(minutes=span)
             begin = clock_phrase(rng, w.moment.hour, w.moment.minute)
@@ -685,7 +735,15 @@ class Generator:
         text = text or rng.choice([f"schedule a {title} {w.phrase}{dur}", f"add {title} to my calendar {w.phrase}{dur}",
                            f"set up a {title} {w.phrase}{dur}", f"block my calendar {w.phrase}{dur} for {title}",
                            f"put a {title} on the calendar {w.phrase}{dur}", f"book a {title} {w.phrase}{dur}"])
-        if guests and rng.random() < 0.4:
+        if guests and rng.random() < 0.25:  # "a meeting with X" invites X (conventions); its title says so
+            kind = rng.choice(["meeting", "call", "catch-up", "sync", "check-in", "coffee"])
+            who = self.spoken_list(guests)
+            title = f"{kind} with {who}"
+            text = rng.choice([f"set up a {kind} with {who} {w.phrase}{dur}",
+                               f"schedule a {kind} with {who} {w.phrase}{dur}",
+                               f"book a {kind} with {who} {w.phrase}{dur}", f"add a {kind} with {who} {w.phrase}{dur}",
+                               f"I have a {kind} with {who} {w.phrase}{dur}"])
+        elif guests and rng.random() < 0.4:
             text = f"invite {self.spoken_list(guests)} to a {title} {w.phrase}{dur}"
         elif guests:
             text += f" with {self.spoken_list(guests)}"
@@ -743,7 +801,7 @@ class Generator:
                           + ([f"{said}, add that to {where}"] if len(things) == 1 else []))
         w = self.when() if rng.random() < 0.2 else When("", None, False)
         if w.phrase:
-            text += f" {w.phrase}" if w.phrase.startswith(("on ", "at ")) else f" for {w.phrase}"
+            text += f" {w.phrase}" if w.phrase.startswith(("on ", "at ", "in ", "by ", "over ")) else f" for {w.phrase}"
         due = w.moment.strftime(DATETIME_FORMAT) if w.moment else ""
         all_day = bool(w.moment) and not w.has_time
         steps = [Step("create_reminder", [t[0].upper() + t[1:].replace("my ", ""), due, "", lst, 0, all_day])
@@ -845,6 +903,11 @@ class Generator:
             text = rng.choice([f"directions to {place}{how}", f"how do I get to {place}{how}",
                                f"show me the way to {place}{how}", f"navigate to {place}{how}",
                                f"take me to {place}{how}", f"get me directions to {place}{how}"])
+            if rng.random() < 0.15:  # where the user is now is Maps' own start: ""
+                text += rng.choice([" from here", " from where I am", " from my current location", " from my location"])
+            elif not mode_word and rng.random() < 0.15:  # the way of travel as the verb
+                mode_word, mode = rng.choice([("walk", "w"), ("drive", "d")])
+                text = rng.choice([f"{mode_word} me to {place}", f"I want to {mode_word} to {place}, show me the way"])
         if mode_word and "directions" in text and rng.random() < 0.3:  # "walking directions to ..."
             lead = {"by transit": "transit", "on foot": "walking", "by train": "transit", "by bus": "transit",
                     "by car": "driving"}.get(mode_word, mode_word)

@@ -53,6 +53,14 @@ def test_this_friday_is_this_weeks_and_next_friday_is_next_weeks() -> None:
     assert times("remind me this thursday", "2027-04-30 08:00:00") == "2027-05-06"  # passed: the next one
 
 
+def test_by_the_end_of_a_month_or_week_is_its_last_day_or_friday() -> None:
+    assert times("remind me to pay rent by the end of the month") == "2026-11-30"
+    assert times("send the invoice by end of month") == "2026-11-30"
+    assert times("finish the slides by the end of the week") == "2026-11-27"
+    assert times("finish the slides by the end of next week") == "2026-12-04"
+    assert times("remind me to pay rent by the end of the month", "2027-02-03 10:00:00") == "2027-02-28"
+
+
 def test_a_clock_time_without_am_or_pm_follows_the_written_rule() -> None:
     assert times("remind me tomorrow at 9") == "2026-11-24 09:00"
     assert times("remind me tomorrow at 4") == "2026-11-24 16:00"

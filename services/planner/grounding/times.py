@@ -14,7 +14,7 @@ next Friday, 9 am and 9 pm), so the rules below choose one, each written down an
 - A time with no day is today's if still to come, else tomorrow's; with a day named elsewhere in
   the request ("remind me friday to call mom at 3"), on that day.
 - A part of day alone: morning 9:00, afternoon 15:00, evening 18:00, tonight 20:00.
-- "By Friday" is Friday; "end of the month" its last day; "end of the week" Friday;
+- "By Friday" is Friday; "(by the) end of the month" its last day; "(by the) end of the week" Friday;
   "this weekend" Saturday; "next week" its Monday; "the day before" / "the day after" a
   day already named are counted from it.
 - "In two hours" is counted in real time in the user's time zone (across a daylight-saving
@@ -140,6 +140,16 @@ def _after(start: dt.datetime, end: dt.time) -> dt.datetime:
     return finish
 
 
+def _period_end(timex: str) -> dt.date | None:
+    """The last day of a month ("2027-03") or the Friday of a week ("2027-W09"); else None."""
+    if m := re.fullmatch(r"(\d{4})-(\d{2})", timex):
+        first_of_next = (dt.date(int(m.group(1)), int(m.group(2)), 28) + dt.timedelta(days=4)).replace(day=1)
+        return first_of_next - dt.timedelta(days=1)
+    if m := re.fullmatch(r"(\d{4})-W(\d{2})", timex):
+        return dt.date.fromisocalendar(int(m.group(1)), int(m.group(2)), 5)
+    return None
+
+
 def _next_day(candidates: list[dt.date], today: dt.date, strictly_after: bool) -> dt.date:
     later = [d for d in sorted(candidates) if (d > today if strictly_after else d >= today)]
     return later[0] if later else max(candidates)
@@ -242,6 +252,9 @@ class _Resolver:
         low = phrase.casefold()
         mod = values[0].get("Mod")
         if mod == "before" and values[0].get("end"):  # "by friday"
+            period_end = _period_end(timex) if re.search(r"\bend of\b", low) else None
+            if period_end is not None:  # "by the end of the month": its end (the recognizer says its middle)
+                return Moment(phrase, dt.datetime.combine(period_end, MIDNIGHT), all_day=True)
             day = self.day_of(values, "end")
             return Moment(phrase, dt.datetime.combine(day, MIDNIGHT), all_day=True)
         start = values[0].get("start")
