@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from collections import Counter
 
 import pytest
 
 from pippin.datagen import Generator, Intent, Ref, Step, generate, grounding_misses, plan_shape, report
+from services.planner.grounding.times import find_times
 from shared.plan import parse_plan
 
 
@@ -188,12 +191,8 @@ def test_a_place_shown_and_the_way_there_are_two_calls_neither_waiting_on_the_ot
 
 
 def test_a_day_said_by_how_far_off_it_is_or_what_it_ends_is_the_day_grounding_reads() -> None:
-    import datetime as dt
-
-    from services.planner.grounding.times import find_times
-
     gen = Generator(seed=3)
-    said: dict[str, int] = {}
+    said: Counter[str] = Counter()
     for day in range(14):  # two weeks of mornings, every weekday twice
         gen.now = dt.datetime(2027, 3, 1, 9, 30) + dt.timedelta(days=day)
         for _ in range(6):
@@ -203,15 +202,11 @@ def test_a_day_said_by_how_far_off_it_is_or_what_it_ends_is_the_day_grounding_re
             assert w.moment is not None and not w.has_time and w.moment.date() > gen.now.date()
             moments = find_times(f"remind me to pay rent {w.phrase}", gen.now).moments
             assert [(m.start, m.all_day) for m in moments] == [(w.moment, True)], (w.phrase, gen.now)
-            said[w.phrase.split()[0]] = said.get(w.phrase.split()[0], 0) + 1
+            said[w.phrase.split()[0]] += 1
     assert {"in", "by", "next", "this", "at"} <= set(said)
 
 
 def test_a_clock_time_with_no_day_is_todays_if_still_to_come_else_tomorrows() -> None:
-    import datetime as dt
-
-    from services.planner.grounding.times import find_times
-
     gen = Generator(seed=4)
     days = set()
     for hour in range(7, 21):
