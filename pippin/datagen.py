@@ -17,6 +17,7 @@ meetings, all-day reminders, Zoom link as the event location, ...)."""
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import json
 import random
@@ -227,14 +228,17 @@ def bare_hour_reads(hour: int) -> bool:
     return 7 <= hour <= 18
 
 
-def clock_phrase(rng: random.Random, hour: int, minute: int, words: bool = True) -> str:
+def clock_phrase(rng: random.Random, hour: int, minute: int, words: bool = True, ampm: bool = False) -> str:
     """A clock time as people say or type it: "3pm", "3:30 pm", "3" (where no am/pm reads
-    right), "three thirty", "half past three", "quarter to four", "noon"."""
-    if (hour, minute) == (12, 0) and rng.random() < 0.6:
+    right), "three thirty", "half past three", "quarter to four", "noon"; with `ampm`, only
+    "3pm" or "3 pm" (no half of the clock left to guess)."""
+    if not ampm and (hour, minute) == (12, 0) and rng.random() < 0.6:
         return "noon"
     h12, suffix = hour % 12 or 12, "am" if hour < 12 else "pm"
     clock = f"{h12}" if minute == 0 else f"{h12}:{minute:02d}"
     forms = [f"{clock}{suffix}", f"{clock} {suffix}"]
+    if ampm:
+        return rng.choice(forms)
     if bare_hour_reads(hour):
         forms += [clock]
         if words:
@@ -515,14 +519,10 @@ class Generator:
         rng = self.rng
         hour, minute = rng.choice(range(8, 20)), rng.choice([0, 0, 30, 15, 45])
         moment = dt.datetime.combine(self.now.date(), dt.time(hour, minute))
-        if moment > self.now:
-            clock = clock_phrase(rng, hour, minute)
-        else:
+        gone = moment <= self.now
+        if gone:
             moment += dt.timedelta(days=1)
-            h12, suffix = hour % 12 or 12, "am" if hour < 12 else "pm"
-            clock = (f"{h12}" if minute == 0 else f"{h12}:{minute:02d}") + rng.choice(["", " "]) + suffix
-        said = f"at {clock}"
-        return When(said, moment, True, "")
+        return When(f"at {clock_phrase(rng, hour, minute, ampm=gone)}", moment, True, "")
 
     def day_span(self) -> When | None:
         """A day said by how far off it is or what it ends ("in two weeks", "by friday",
@@ -548,7 +548,7 @@ class Generator:
             day = today + dt.timedelta(days=4 - weekday)
             said = rng.choice(["at the end of the week", "end of the week"])
         elif kind == "end of month" and (today + dt.timedelta(days=1)).month == today.month:
-            day = (today.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+            day = today.replace(day=calendar.monthrange(today.year, today.month)[1])
             said = rng.choice(["at the end of the month", "end of the month"])
         else:
             return None

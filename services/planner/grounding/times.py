@@ -24,6 +24,7 @@ next Friday, 9 am and 9 pm), so the rules below choose one, each written down an
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import functools
 import re
@@ -140,13 +141,22 @@ def _after(start: dt.datetime, end: dt.time) -> dt.datetime:
     return finish
 
 
+def _month_end(day: dt.date) -> dt.date:
+    """The last day of `day`'s month: what "end of the month" means."""
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def _week_friday(day: dt.date) -> dt.date:
+    """The Friday of `day`'s week: what "end of the week" means."""
+    return day + dt.timedelta(days=4 - day.weekday())
+
+
 def _period_end(timex: str) -> dt.date | None:
-    """The last day of a month ("2027-03") or the Friday of a week ("2027-W09"); else None."""
+    """The end of a month ("2027-03") or of a week ("2027-W09") the recognizer names; else None."""
     if m := re.fullmatch(r"(\d{4})-(\d{2})", timex):
-        first_of_next = (dt.date(int(m.group(1)), int(m.group(2)), 28) + dt.timedelta(days=4)).replace(day=1)
-        return first_of_next - dt.timedelta(days=1)
+        return _month_end(dt.date(int(m.group(1)), int(m.group(2)), 1))
     if m := re.fullmatch(r"(\d{4})-W(\d{2})", timex):
-        return dt.date.fromisocalendar(int(m.group(1)), int(m.group(2)), 5)
+        return _week_friday(dt.date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1))
     return None
 
 
@@ -263,11 +273,9 @@ class _Resolver:
             return None
         first = _parse_dt(start).date()
         if "month" in low and ("end" in low or mod == "end"):
-            nxt = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-            day = nxt - dt.timedelta(days=1)
+            day = _month_end(first)
         elif "week" in low and ("end" in low or mod == "end") and "weekend" not in low:
-            monday = first - dt.timedelta(days=first.weekday())
-            day = monday + dt.timedelta(days=4)
+            day = _week_friday(first)
         elif timex.endswith("-WE"):
             day = first  # a weekend starts on Saturday
         elif end and (_parse_dt(end).date() - first).days <= 1:
