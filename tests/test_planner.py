@@ -199,7 +199,7 @@ def test_jump_forward_writes_the_step_by_step_plans_in_fewer_model_steps_and_kee
     assert tiny.batch_invariant, "this llama.cpp is stock llamafile (not batch-invariant): run `make setup`"
     stepwise = LlmPlanner(PlannerSettings(model="smollm2-135m", n_ctx=4096, max_tokens=160, max_calls=6,
                                           jump_forward=False))
-    forced = 0
+    forced = openings = 0
     for q in QUERIES:
         jumped = "".join(tiny.stream(PlanRequest(q, NOW)))
         stats, steps = tiny.last, tiny._decoder.last.batches
@@ -209,6 +209,7 @@ def test_jump_forward_writes_the_step_by_step_plans_in_fewer_model_steps_and_kee
         assert steps + stats.forced_tokens <= stepwise._decoder.last.batches + 1, q
         assert steps < stats.generated_tokens or stats.generated_tokens <= 2, q
         forced += stats.forced_tokens
+        openings += tiny._decoder.last.opening > 0
         llm = tiny._llm
         prompt = llm.tokenize(tiny.prompt_text(PlanRequest(q, NOW)).encode(), add_bos=False, special=True)
         held = list(llm.input_ids[: llm.n_tokens])
@@ -216,6 +217,7 @@ def test_jump_forward_writes_the_step_by_step_plans_in_fewer_model_steps_and_kee
         written = text_of(llm, held[len(prompt):])
         assert jumped.strip().startswith(written) and len(written) >= len(jumped.strip()) - 8, (written, jumped)
     assert forced > 20, "the grammar forced (almost) nothing"
+    assert openings == len(QUERIES), "a plan's opening (1. ) was not kept from the prompt's batch"
 
 
 def decode(decoder, grammar: str, prompt: bytes = b"Say something:") -> list[str | tuple[str, int]]:
@@ -228,10 +230,10 @@ def decode(decoder, grammar: str, prompt: bytes = b"Say something:") -> list[str
     events: list[str | tuple[str, int]] = []
     evaluate = decoder._evaluate
 
-    def recorded(batch: list[int], *, all_logits: bool):
+    def recorded(batch: list[int], *, rows: int = 1):
         if llm.n_tokens >= len(tokens):
             events.append(("evaluate", len(batch)))
-        return evaluate(batch, all_logits=all_logits)
+        return evaluate(batch, rows=rows)
 
     decoder._evaluate = recorded
     try:
@@ -254,6 +256,22 @@ def test_forced_text_is_handed_on_before_the_batch_that_checks_it(tiny) -> None:
     # No evaluation between the model's own `"` and the newline; the batch of both comes after.
     assert all(isinstance(e, str) for e in events[quote:closing + 1]), events
     assert any(isinstance(e, tuple) and e[1] > 1 for e in events[closing:]), events
+
+
+@pytest.mark.llm
+def test_an_opening_the_model_cuts_otherwise_is_refused_in_the_prompts_batch_and_written_once(tiny) -> None:
+    """The text a grammar forces before the model chooses anything is evaluated with the
+    prompt (a plan's "1. ": see the jump-forward test); where the model would cut it into
+    other tokens (here "s" for llguidance's "say"), its own token is taken from the prompt's
+    rows and the text comes out once, as step by step."""
+    from services.planner.decoding import PlanDecoder
+
+    grammar = 'root ::= "say(\\"" [a-z] [a-z]? "\\")"'
+    events = decode(tiny._decoder, grammar)
+    assert tiny._decoder.last.refused > 0 and tiny._decoder.last.opening == 0, events
+    stepwise = decode(PlanDecoder(tiny._llm, jump_forward=False), grammar)
+    text = "".join(e for e in events if isinstance(e, str))
+    assert text == "".join(e for e in stepwise if isinstance(e, str)) and text.startswith('say("'), text
 
 
 @pytest.mark.llm
@@ -310,10 +328,10 @@ def test_a_batch_gives_a_token_the_logits_a_single_step_gives(tiny) -> None:
     def logits(sizes: list[int]) -> np.ndarray:
         llm.reset()
         llm._ctx.kv_cache_seq_rm(-1, 0, -1)
-        tiny._decoder._evaluate(head, all_logits=False)
+        tiny._decoder._evaluate(head)
         rows, at = [], 0
         for size in sizes:
-            rows.append(tiny._decoder._evaluate(tail[at:at + size], all_logits=True).copy())
+            rows.append(tiny._decoder._evaluate(tail[at:at + size], rows=size).copy())
             at += size
         return np.concatenate(rows)
 

@@ -23,8 +23,10 @@ Same output as llama-cpp-python's own loop (greedy under the grammar), less work
   a batch's logits equal single steps' (shared.runtime.models.batch_invariant_build: on
   x86-64 llamafile's sgemm patched by scripts/patch_llama.py; see the README). The forced
   text is handed on before its batch is evaluated (it is the grammar's, however the model
-  cuts it), so a call's closing newline reaches the scheduler a batch sooner. Once the
-  grammar can only end (after `join()`), decoding stops without asking the model.
+  cuts it), so a call's closing newline reaches the scheduler a batch sooner. The plan's
+  opening, forced before the model has chosen anything (`1. `), is evaluated in the
+  prompt's own batch: one evaluation fewer before the first call. Once the grammar can
+  only end (after `join()`), decoding stops without asking the model.
 
 The decoder writes into a `llama_cpp.Llama`'s context and keeps its token record
 (`input_ids`, `n_tokens`) true, so prefix reuse across requests keeps working."""
@@ -53,6 +55,7 @@ class DecodeStats:
     accepted: int = 0  # draft tokens the model agreed with
     forced: int = 0  # tokens the grammar forced (jump-forward), evaluated with the token before them
     refused: int = 0  # forced tokens dropped because the model would have cut the text otherwise
+    opening: int = 0  # forced tokens evaluated in the prompt's batch and kept ("1. ")
     finish: str = ""  # stop | length | abort
     # Where the time went (seconds): the prompt's evaluation, the model's steps after it, the
     # grammar (compiling, checking, masks, forced tokens).
@@ -230,16 +233,18 @@ class PlanDecoder:
         check.reset()
         return check
 
-    def _evaluate(self, tokens: list[int], *, all_logits: bool) -> np.ndarray:
-        """Append `tokens` to the context; the logits of every position (or the last)."""
+    def _evaluate(self, tokens: list[int], *, rows: int = 1) -> np.ndarray:
+        """Append `tokens` to the context; the logits of its last `rows` positions (the
+        output layer runs for those only: a long prompt asks for one or a few)."""
         llm = self.llm
         n_past = llm.n_tokens
         llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
-        llm._batch.set_batch(batch=tokens, n_past=n_past, logits_all=all_logits)
+        llm._batch.set_batch(batch=tokens, n_past=n_past, logits_all=False)
+        for i in range(len(tokens) - rows, len(tokens)):
+            llm._batch.batch.logits[i] = True
         llm._ctx.decode(llm._batch)
         llm.input_ids[n_past: n_past + len(tokens)] = tokens
         llm.n_tokens = n_past + len(tokens)
-        rows = len(tokens) if all_logits else 1
         return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(rows, llm.n_vocab()))
 
     def _drop_unverified(self) -> None:
@@ -267,13 +272,20 @@ class PlanDecoder:
         clock = time.perf_counter
         t = clock()
         check = self._grammar(grammar) if grammar else None
+        # The opening the grammar forces before the model chooses anything ("1. "): evaluated
+        # with the prompt, its rows checked like any forced tokens' (check_forced below).
+        opening: list[int] = []
+        if check is not None:
+            opening = check.forced()[: max(0, max_tokens - 1)]
+            for f in opening:
+                check.accept(f)
         stats.grammar_s += clock() - t
         t = clock()
         cached = min(cached, len(prompt) - 1)  # the last prompt token is evaluated for its logits
         llm.n_tokens = cached
-        if len(prompt) - cached > llm.n_batch:
+        if len(prompt) - cached + len(opening) > llm.n_batch:
             llm.eval(prompt[cached:-1])
-        rows = self._evaluate(prompt[llm.n_tokens:], all_logits=False)
+        rows = self._evaluate([*prompt[llm.n_tokens:], *opening], rows=len(opening) + 1)
         stats.prompt_s = clock() - t
         context = list(prompt)
         text = TextStream(stop)
@@ -305,15 +317,52 @@ class PlanDecoder:
         def ended() -> str:
             return "stop" if text.stopped else "length" if stats.generated >= max_tokens else ""
 
-        def evaluate(tokens: list[int], all_logits: bool) -> np.ndarray:
+        def evaluate(tokens: list[int], rows: int) -> np.ndarray:
             t = clock()
-            out = self._evaluate(tokens, all_logits=all_logits)
+            out = self._evaluate(tokens, rows=rows)
             stats.decode_s += clock() - t
             stats.batches += 1
             return out
 
-        token = choose(rows[-1])
-        while True:
+        def check_forced(rows: np.ndarray, forced: list[int]) -> tuple[int, int]:
+            """How many of the forced tokens the model agrees with, evaluated in the batch
+            whose rows are `rows` (row i: the model's choice after the first i of them), and
+            the token to go on with: the model's own where it would have cut the forced text
+            otherwise (the rest of the batch then dropped), else -1 (choose from row `kept`)."""
+            assert check is not None
+            for i, f in enumerate(forced):
+                if int(np.argmax(rows[i])) == f:
+                    continue  # the model's first choice: the grammar allows it, nothing to check
+                t = clock()
+                check.rollback(len(forced) - i)  # the grammar back to where forced[i] was chosen
+                stats.grammar_s += clock() - t
+                choice = choose(rows[i])
+                if choice == f:
+                    t = clock()
+                    for g in forced[i + 1:]:
+                        check.accept(g)
+                    stats.grammar_s += clock() - t
+                    continue
+                llm.n_tokens -= len(forced) - i
+                llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
+                stats.refused += len(forced) - i
+                return i, choice
+            return len(forced), -1
+
+        token = -1
+        if opening:
+            kept, token = check_forced(rows, opening)
+            stats.forced += kept
+            stats.opening = kept
+            for f in opening[:kept]:
+                piece = emit(f)
+                if piece:
+                    yield piece
+            stats.finish = ended()
+            rows = rows[kept:]
+        if token < 0 and not stats.finish:
+            token = choose(rows[0])
+        while not stats.finish:
             if self._is_eog(self._vocab, token):
                 stats.finish = "stop"
                 break
@@ -352,26 +401,8 @@ class PlanDecoder:
                 # each forced token (row i is its choice after the first i): the grammar forces
                 # the text, not how it is cut into tokens, and where the model would have cut
                 # it otherwise its own choice is taken and the rest of the batch dropped.
-                rows = evaluate([token, *forced], all_logits=True)
-                kept, token = len(forced), -1
-                for i, f in enumerate(forced):
-                    if int(np.argmax(rows[i])) == f:
-                        continue  # the model's first choice: the grammar allows it, nothing to check
-                    t = clock()
-                    check.rollback(len(forced) - i)  # the grammar back to where forced[i] was chosen
-                    stats.grammar_s += clock() - t
-                    choice = choose(rows[i])
-                    if choice == f:
-                        t = clock()
-                        for g in forced[i + 1:]:
-                            check.accept(g)
-                        stats.grammar_s += clock() - t
-                        continue
-                    kept, token = i, choice
-                    llm.n_tokens -= len(forced) - i
-                    llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
-                    stats.refused += len(forced) - i
-                    break
+                rows = evaluate([token, *forced], rows=len(forced) + 1)
+                kept, token = check_forced(rows, forced)
                 stats.forced += kept
                 for f in forced[:kept]:
                     piece = emit(f)
@@ -386,7 +417,7 @@ class PlanDecoder:
             room = min(self.draft_max, max_tokens - stats.generated - 1, llm.n_ctx() - llm.n_tokens - 2)
             draft = prompt_lookup(np.asarray(context, dtype=np.intc), self.ngram_max, self.ngram_min,
                                   room) if room > 0 else []
-            rows = evaluate([token, *draft], all_logits=bool(draft))
+            rows = evaluate([token, *draft], rows=len(draft) + 1)
             self._unverified = len(draft)
             stats.drafted += len(draft)
             agreed = 0
