@@ -525,8 +525,8 @@ class Generator:
         return When(f"at {clock_phrase(rng, hour, minute, ampm=gone)}", moment, True, "")
 
     def day_span(self) -> When | None:
-        """A day said by how far off it is or what it ends ("in two weeks", "by friday",
-        "next week", "this weekend", "at the end of the month"): a day without a time, so
+        """A day said by how far off it is or what it ends ("in two weeks", "a week from today",
+        "by friday", "next week", "this weekend", "by the end of the month"): a day without a time, so
         all-day (grounding's readings; none is drawn where it would name a day already gone)."""
         rng = self.rng
         today = self.now.date()
@@ -534,7 +534,8 @@ class Generator:
         kind = rng.choice(["in", "in", "by", "next week", "weekend", "end of week", "end of month"])
         if kind == "in":
             days, said = rng.choice([(2, "in two days"), (3, "in 3 days"), (3, "in three days"), (5, "in five days"),
-                                     (7, "in a week"), (7, "in one week"), (14, "in two weeks"), (14, "in 2 weeks")])
+                                     (7, "in a week"), (7, "in one week"), (14, "in two weeks"), (14, "in 2 weeks"),
+                                     (7, "a week from today")])
             day = today + dt.timedelta(days=days)
         elif kind == "by":
             ahead = rng.randint(1, 6)
@@ -546,10 +547,12 @@ class Generator:
             day, said = today + dt.timedelta(days=5 - weekday), rng.choice(["this weekend", "over the weekend"])
         elif kind == "end of week" and weekday < 4:
             day = today + dt.timedelta(days=4 - weekday)
-            said = rng.choice(["at the end of the week", "end of the week"])
+            said = rng.choice(["at the end of the week", "end of the week", "by the end of the week",
+                               "by the end of this week", "by end of week"])
         elif kind == "end of month" and (today + dt.timedelta(days=1)).month == today.month:
             day = today.replace(day=calendar.monthrange(today.year, today.month)[1])
-            said = rng.choice(["at the end of the month", "end of the month"])
+            said = rng.choice(["at the end of the month", "end of the month", "by the end of the month",
+                               "by the end of this month", "by end of month"])
         else:
             return None
         return When(said, dt.datetime.combine(day, dt.time(0, 0)), False, said)

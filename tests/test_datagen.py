@@ -203,7 +203,7 @@ def test_a_day_said_by_how_far_off_it_is_or_what_it_ends_is_the_day_grounding_re
             moments = find_times(f"remind me to pay rent {w.phrase}", gen.now).moments
             assert [(m.start, m.all_day) for m in moments] == [(w.moment, True)], (w.phrase, gen.now)
             said[w.phrase.split()[0]] += 1
-    assert {"in", "by", "next", "this", "at"} <= set(said)
+    assert {"in", "by", "next", "this", "at", "a"} <= set(said)
 
 
 def test_a_clock_time_with_no_day_is_todays_if_still_to_come_else_tomorrows() -> None:
