@@ -273,10 +273,11 @@ class PlanDecoder:
         t = clock()
         check = self._grammar(grammar) if grammar else None
         # The opening the grammar forces before the model chooses anything ("1. "): evaluated
-        # with the prompt, its rows checked like any forced tokens' (check_forced below).
+        # with the prompt, its rows checked like any forced tokens' (check_forced below), and
+        # kept within the same room as they are (the token budget, the context).
         opening: list[int] = []
         if check is not None:
-            opening = check.forced()[: max(0, max_tokens - 1)]
+            opening = check.forced()[: max(0, min(max_tokens - 1, llm.n_ctx() - len(prompt) - 2))]
             for f in opening:
                 check.accept(f)
         stats.grammar_s += clock() - t
